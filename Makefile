@@ -1,0 +1,43 @@
+# Every target works from a fresh clone: the venv is created on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-unit test-faults lint kafka-up kafka-down demo demo-down bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# The README's test command. The session fixture starts Kafka itself when needed
+# (KAFKA_BOOTSTRAP_SERVERS, else Docker/testcontainers, else scripts/kafka-local).
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+test: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not faults or ci" -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -p no:cacheprovider
+
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest tests/faults -m faults -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy schemas consumer producer
+
+kafka-up:
+	scripts/kafka-local start
+
+kafka-down:
+	scripts/kafka-local stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

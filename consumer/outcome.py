@@ -1,0 +1,55 @@
+"""The boundary between the Kafka runtime and the download engine: `fetch(job) -> FetchOutcome`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from schemas import Hop, JobMessage, Status, Tier
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    """What one job's fetch produced. `ok` means an artifact is stored under `sha256`."""
+
+    status: Status
+    hops: tuple[Hop, ...] = ()
+    sha256: str | None = None
+    size: int | None = None
+    mimetype: str | None = None
+    final_url: str | None = None
+    tier: Tier | None = None
+    detail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.SUCCESS
+
+
+class Fetcher(Protocol):
+    """Downloads one job. Never raises for a remote or storage failure: it returns a failed outcome.
+
+    A STORAGE_ERROR outcome tells the runtime the artifact store is unusable (e.g. full) so it can pause
+    intake instead of failing the whole queue.
+    """
+
+    async def fetch(self, job: JobMessage) -> FetchOutcome: ...
+
+
+class FetchObserver(Protocol):
+    """Counters the engine reports to (the consumer's Prometheus metrics implement it)."""
+
+    def http_request(self, tier: Tier, code_class: str) -> None:
+        """One HTTP response (code_class '2xx'..'5xx') or failure ('error') for a request of `tier`."""
+
+    def bytes_downloaded(self, count: int) -> None: ...
+
+
+class NullObserver:
+    """An observer that counts nothing (unit tests, benchmarks)."""
+
+    def http_request(self, tier: Tier, code_class: str) -> None:
+        return None
+
+    def bytes_downloaded(self, count: int) -> None:
+        return None

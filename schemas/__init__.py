@@ -1,0 +1,48 @@
+"""docfetch contracts: job messages, state records, statuses, ids. Imports nothing else of ours."""
+
+from schemas.codec import decode_job, decode_state, encode, peek_state
+from schemas.errors import IllegalTransition, InvalidURL, PoisonMessage, SchemaError
+from schemas.ids import canonical_url, job_id, job_id_for_url, job_id_for_work
+from schemas.messages import (
+    SCHEMA_VERSION,
+    TIER_ORDER,
+    Candidate,
+    Hop,
+    JobMessage,
+    StateRecord,
+    Tier,
+    Wanted,
+)
+from schemas.settings import KafkaSettings
+from schemas.status import TRANSITIONS, State, Status, check_transition
+from schemas.topics import STATE_TOPIC_CONFIG, topology_problems
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATE_TOPIC_CONFIG",
+    "TIER_ORDER",
+    "TRANSITIONS",
+    "Candidate",
+    "Hop",
+    "IllegalTransition",
+    "InvalidURL",
+    "JobMessage",
+    "KafkaSettings",
+    "PoisonMessage",
+    "SchemaError",
+    "State",
+    "StateRecord",
+    "Status",
+    "Tier",
+    "Wanted",
+    "canonical_url",
+    "check_transition",
+    "decode_job",
+    "decode_state",
+    "encode",
+    "job_id",
+    "job_id_for_url",
+    "job_id_for_work",
+    "peek_state",
+    "topology_problems",
+]

@@ -1,0 +1,58 @@
+"""orjson encoding of the contracts, and decoding that classifies bad bytes as poison."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from schemas.errors import PoisonMessage
+from schemas.messages import SCHEMA_VERSION, JobMessage, StateRecord
+
+M = TypeVar("M", bound=BaseModel)
+SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
+
+
+def encode(model: BaseModel) -> bytes:
+    """Compact JSON with the wire names (``schema`` for the version)."""
+    return orjson.dumps(model.model_dump(mode="json", by_alias=True))
+
+
+def _load_object(raw: bytes | None) -> dict[str, Any]:
+    if raw is None:
+        raise PoisonMessage("undecodable", "empty value (tombstone or null)")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PoisonMessage("undecodable", f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise PoisonMessage("undecodable", f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _decode(model: type[M], raw: bytes | None) -> M:
+    obj = _load_object(raw)
+    version = obj.get("schema")
+    if version not in SUPPORTED_VERSIONS:
+        raise PoisonMessage("unknown-version", f"schema version {version!r} is not supported")
+    try:
+        return model.model_validate_json(raw or b"", strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise PoisonMessage("schema-violation", f"{where}: {first['msg']}") from None
+
+
+def decode_job(raw: bytes | None) -> JobMessage:
+    return _decode(JobMessage, raw)
+
+
+def decode_state(raw: bytes | None) -> StateRecord:
+    return _decode(StateRecord, raw)
+
+
+def peek_state(raw: bytes) -> tuple[str, str, int, str | None]:
+    """Fast path for restores: (job_id, state, attempt, status) without full validation."""
+    obj = orjson.loads(raw)
+    return obj["job_id"], obj["state"], obj["attempt"], obj["status"]
