@@ -1,0 +1,123 @@
+"""Input lines -> outcomes (job, rejected, blank), in batches, in a worker process or inline.
+
+Parsing and mapping a line costs about as much CPU as handing its message to aiokafka, so a worker
+process maps lines while the main process sends (docs/BENCHMARKS.md "## Seeding"). The worker reads
+the file itself; only the small outcomes cross the pipe, in order, with their line numbers. Stdin is
+mapped inline (a spawned child has no stdin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+import orjson
+
+from producer.errors import InputError, ProducerError, RejectedLine
+from producer.openalex import job_from_work
+from producer.seedfile import SeedFile
+from producer.urls import is_header, job_from_line
+from schemas import JobMessage, encode
+
+Mapper = Callable[[bytes, int], JobMessage]
+# Outcomes: ("job", line_no, job_id, value) | ("reject", line_no, reason, detail, raw) | ("blank", line_no)
+Outcome = tuple[Any, ...]
+Batch = tuple[int, list[Outcome]]  # (bytes read so far, outcomes in line order)
+BATCH_LINES = 500  # per pipe message: amortises pickling and the thread hop, small enough to stream
+WORKER_STOP_S = 5.0  # a worker that ignores terminate() this long is killed
+
+
+def map_openalex(raw: bytes, seeded_at_ms: int) -> JobMessage:
+    try:
+        work = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RejectedLine("not-json", str(exc)) from None
+    return job_from_work(work, seeded_at_ms=seeded_at_ms)
+
+
+def map_urls(raw: bytes, seeded_at_ms: int) -> JobMessage:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RejectedLine("not-utf8", str(exc)) from None
+    if is_header(line):
+        raise RejectedLine("header", "the work_id,url header")
+    return job_from_line(line, seeded_at_ms=seeded_at_ms)
+
+
+MAPPERS: dict[str, Mapper] = {"openalex": map_openalex, "urls": map_urls}
+
+
+def outcome(raw: bytes, line_no: int, mapper: Mapper) -> Outcome:
+    """What one line becomes; an optional `work_id,url` header on line 1 counts as blank."""
+    if not raw.strip():
+        return ("blank", line_no)
+    try:
+        job = mapper(raw, time.time_ns() // 1_000_000)
+    except RejectedLine as exc:
+        if exc.reason == "header" and line_no == 1:
+            return ("blank", line_no)
+        return ("reject", line_no, exc.reason, exc.detail, raw)
+    return ("job", line_no, job.job_id, encode(job))
+
+
+def outcome_batches(path: str, fmt: str) -> Iterator[Batch]:
+    mapper = MAPPERS[fmt]
+    with SeedFile(path) as lines:
+        batch: list[Outcome] = []
+        for raw in lines:
+            batch.append(outcome(raw, lines.line_no, mapper))
+            if len(batch) >= BATCH_LINES:
+                yield lines.position_bytes(), batch
+                batch = []
+        yield lines.position_bytes(), batch
+
+
+def _worker(path: str, fmt: str, conn: Connection) -> None:
+    """Child process: send every batch, then None; an unreadable input is sent as its message."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        for batch in outcome_batches(path, fmt):
+            conn.send(batch)
+        conn.send(None)
+    except InputError as exc:
+        conn.send(str(exc))
+    except BrokenPipeError:
+        return  # the parent stopped reading (interrupt, --max-errors)
+
+
+async def _receive(receiver: Connection) -> Batch | None:
+    try:
+        item = await asyncio.to_thread(receiver.recv)
+    except EOFError:
+        raise ProducerError("the mapping worker process died; re-running is safe") from None
+    if isinstance(item, str):
+        raise InputError(item)
+    return item  # type: ignore[no-any-return]
+
+
+async def batches(path: str, fmt: str) -> AsyncIterator[Batch]:
+    """The outcome batches of `path`, mapped in a worker process (inline for stdin)."""
+    if path == "-":
+        for batch in outcome_batches(path, fmt):
+            yield batch
+        return
+    with SeedFile(path):  # fail fast, in this process, on a missing or unreadable file
+        pass
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_worker, args=(path, fmt, sender), daemon=True)
+    worker.start()
+    sender.close()
+    try:
+        while (item := await _receive(receiver)) is not None:
+            yield item
+    finally:
+        receiver.close()
+        worker.terminate()
+        await asyncio.to_thread(worker.join, WORKER_STOP_S)

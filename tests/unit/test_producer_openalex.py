@@ -1,0 +1,128 @@
+"""OpenAlex work -> job mapping and URL-list lines -> jobs (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from producer.errors import RejectedLine
+from producer.mapping import map_openalex, map_urls, outcome
+from producer.openalex import job_from_work
+from producer.urls import job_from_line
+from schemas import Tier, decode_job, job_id_for_url, job_id_for_work
+
+REPO = {"type": "repository", "display_name": "PubMed Central"}
+JOURNAL = {"type": "journal", "display_name": "J"}
+
+
+def work(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "https://openalex.org/W42",
+        "doi": "https://doi.org/10.1/abc",
+        "best_oa_location": {
+            "pdf_url": "https://j.org/a.pdf",
+            "landing_page_url": "https://j.org/a",
+            "is_oa": True,
+            "source": JOURNAL,
+        },
+        "primary_location": {
+            "pdf_url": "https://j.org/a.pdf",
+            "landing_page_url": "https://j.org/a",
+            "is_oa": True,
+            "source": JOURNAL,
+        },
+        "locations": [
+            {"pdf_url": "https://j.org/a.pdf", "landing_page_url": "https://j.org/a", "source": JOURNAL},
+            {
+                "pdf_url": "https://europepmc.org/PMC1/pdf",
+                "landing_page_url": "https://europepmc.org/PMC1",
+                "source": REPO,
+            },
+            {"pdf_url": None, "landing_page_url": "https://repo.edu/1", "source": None},
+        ],
+        "open_access": {"is_oa": True, "oa_url": "https://J.org/a.pdf"},
+        "authorships": [{"author": {"display_name": "x"}}],  # unknown to us: ignored
+        "some_new_field": {"nested": [1, 2]},
+    }
+    base.update(extra)
+    return base
+
+
+def test_candidate_order_tiers_and_dedupe() -> None:
+    job = job_from_work(work(), seeded_at_ms=5)
+    assert job.job_id == job_id_for_work("W42") and job.work_id == "W42" and job.doi == "10.1/abc"
+    assert [(c.tier, c.url) for c in job.candidates] == [
+        (Tier.REPOSITORY, "https://europepmc.org/PMC1/pdf"),
+        (Tier.OA_PDF, "https://j.org/a.pdf"),  # oa_url "https://J.org/a.pdf" is the same canonical URL
+        (Tier.DOI, "https://doi.org/10.1/abc"),
+        (Tier.LANDING, "https://j.org/a"),
+        (Tier.LANDING, "https://europepmc.org/PMC1"),
+        (Tier.LANDING, "https://repo.edu/1"),
+    ]
+    assert job.source == "openalex" and job.attempt == 0 and job.seeded_at_ms == 5
+
+
+def test_encoded_job_is_a_valid_contract_message() -> None:
+    kind, line_no, jid, value = outcome(orjson.dumps(work()), 7, map_openalex)
+    assert (kind, line_no, jid) == ("job", 7, job_id_for_work("W42"))
+    assert decode_job(value).candidates[0].tier is Tier.REPOSITORY
+
+
+def test_invalid_urls_dropped_and_oa_url_landing() -> None:
+    w = work(
+        best_oa_location=None,
+        primary_location=None,
+        doi=None,
+        locations=[{"pdf_url": "ftp://x/y.pdf", "landing_page_url": "https://l.org/p", "source": None}],
+        open_access={"oa_url": "https://l.org/p"},
+    )
+    assert [(c.tier, c.url) for c in job_from_work(w, seeded_at_ms=0).candidates] == [
+        (Tier.LANDING, "https://l.org/p")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "not-json"),
+        (b"[1, 2]", "wrong-shape"),
+        (b'{"doi": "https://doi.org/10.1/x"}', "no-id"),
+        (b'{"id": "https://openalex.org/A1", "doi": "https://doi.org/10.1/x"}', "bad-id"),
+        (b'{"id": "W1", "locations": {"pdf_url": "https://x.org/a"}}', "wrong-shape"),
+        (b'{"id": "W1", "doi": "not a url", "locations": [{"pdf_url": "javascript:x"}]}', "no-usable-url"),
+        (b'{"id": 5}', "wrong-shape"),
+    ],
+)
+def test_bad_works_are_rejected_with_a_reason(raw: bytes, reason: str) -> None:
+    assert outcome(raw, 3, map_openalex)[:3] == ("reject", 3, reason)
+
+
+def test_url_lines() -> None:
+    bare = job_from_line("https://example.org/a,b.pdf", seeded_at_ms=1)
+    assert bare.job_id == job_id_for_url("https://example.org/a,b.pdf") and bare.work_id is None
+    csv_job = job_from_line('W7,"https://doi.org/10.5/x"', seeded_at_ms=1)
+    assert csv_job.job_id == job_id_for_work("W7") and csv_job.candidates[0].tier is Tier.DOI
+    assert csv_job.doi == "10.5/x"
+    assert outcome(b"work_id,url", 1, map_urls) == ("blank", 1)  # optional header
+    assert outcome(b"   ", 2, map_urls) == ("blank", 2)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("W1,notaurl", "invalid-url"),
+        ("a,b,c", "bad-csv"),
+        ("W1,", "invalid-url"),
+        ("ftp://x.org/", "invalid-url"),
+    ],
+)
+def test_bad_url_lines(line: str, reason: str) -> None:
+    with pytest.raises(RejectedLine) as err:
+        job_from_line(line, seeded_at_ms=0)
+    assert err.value.reason == reason
+
+
+def test_non_utf8_url_line_is_rejected() -> None:
+    assert outcome(b"https://x.org/\xff\xfe", 4, map_urls)[:3] == ("reject", 4, "not-utf8")
