@@ -1,0 +1,120 @@
+"""`docfetch-producer inspect JOB_ID | --work W… | --url URL`: one job's messages and records, in order."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from pathlib import Path
+
+from producer.errors import ConfigError, NotFound
+from producer.settings import add_kafka_flags, kafka_settings
+from producer.statereader import iter_topic
+from schemas import (
+    InvalidURL,
+    JobMessage,
+    KafkaSettings,
+    PoisonMessage,
+    State,
+    StateRecord,
+    decode_job,
+    decode_state,
+    job_id,
+)
+
+
+def artifact_path(sha256: str, *, store: str | None) -> str:
+    """Where the artifact store keeps this content (DESIGN §4): <store>/sha256/ab/cd/<hex>."""
+    relative = Path("sha256", sha256[:2], sha256[2:4], sha256)
+    return str(Path(store, relative) if store else relative)
+
+
+def resolve_job_id(args: argparse.Namespace) -> str:
+    """The job id from JOB_ID, --work or --url (exactly one)."""
+    given = [x for x in (args.job_id, args.work, args.url) if x]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of JOB_ID, --work W…, --url URL")
+    if args.job_id:
+        return str(args.job_id).lower()
+    try:
+        return job_id(work_id=args.work, url=args.url)
+    except InvalidURL as exc:
+        raise ConfigError(f"--url: {exc}") from None
+
+
+def _ts(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="milliseconds")
+
+
+def describe_message(job: JobMessage, where: tuple[int, int]) -> str:
+    tiers = ",".join(c.tier.value for c in job.candidates)
+    return (
+        f"  job message p{where[0]}@{where[1]} attempt={job.attempt} seeded={_ts(job.seeded_at_ms)} "
+        f"source={job.source} candidates={len(job.candidates)} [{tiers}]"
+    )
+
+
+def describe_record(record: StateRecord) -> list[str]:
+    head = (
+        f"  {_ts(record.ts_ms)} {record.state.value:<9} attempt={record.attempt} "
+        f"status={record.status or '-'} owner={record.owner} epoch={record.epoch} "
+        f"source=p{record.source_partition}@{record.source_offset}"
+    )
+    lines = [head]
+    if record.state is State.FINALIZED:
+        lines.append(f"      sha256={record.sha256} size={record.size} mimetype={record.mimetype} "
+                     f"tier={record.tier} final_url={record.final_url}")  # fmt: skip
+    lines += [f"      hop {h.tier.value} {h.http_status or '-'} {h.url} {h.note or ''}" for h in record.hops]
+    if record.detail:
+        lines.append(f"      detail: {record.detail}")
+    return lines
+
+
+async def _keyed(settings: KafkaSettings, topic: str, jid: str) -> list[tuple[int, int, bytes | None]]:
+    """(partition, offset, value) of every committed record keyed by `jid`; others are not decoded."""
+    key = jid.encode("ascii")
+    return [(r.partition, r.offset, r.value) async for r in iter_topic(settings, topic) if r.key == key]
+
+
+def _job(raw: bytes | None) -> JobMessage | None:
+    try:
+        return decode_job(raw)
+    except PoisonMessage as exc:
+        print(f"  (undecodable job message: {exc})")
+        return None
+
+
+def _record(raw: bytes | None) -> StateRecord | None:
+    try:
+        return decode_state(raw)
+    except PoisonMessage as exc:
+        print(f"  (undecodable state record: {exc})")
+        return None
+
+
+async def run(args: argparse.Namespace) -> int:
+    jid = resolve_job_id(args)
+    settings = kafka_settings(args)
+    messages = [(p, o, j) for p, o, v in await _keyed(settings, settings.jobs_topic, jid) if (j := _job(v))]
+    history = [r for _p, _o, v in await _keyed(settings, settings.state_topic, jid) if (r := _record(v))]
+    if not history and not messages:
+        raise NotFound(f"job {jid} is on neither the jobs topic nor the state topic")
+    work = messages[-1][2].work_id if messages else history[-1].work_id
+    print(f"job {jid} work={work or '-'}")
+    for partition, offset, job in messages:
+        print(describe_message(job, (partition, offset)))
+    print(f"state records ({len(history)}):" if history else "state records: none (pending)")
+    for record in history:
+        print("\n".join(describe_record(record)))
+    if history and history[-1].state is State.FINALIZED and history[-1].sha256:
+        print(f"artifact: {artifact_path(history[-1].sha256, store=args.store)}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("inspect", help="every record of one job, and its artifact path when final")
+    parser.add_argument("job_id", nargs="?", help="the job id (64 hex characters)")
+    parser.add_argument("--work", help="an OpenAlex work id (W…) or the work id of a URL-list line")
+    parser.add_argument("--url", help="a URL seeded without a work id")
+    parser.add_argument("--store", help="the artifact store directory, to print a full path")
+    add_kafka_flags(parser)
+    parser.set_defaults(handler=run)

@@ -1,0 +1,117 @@
+"""`docfetch-producer status [--json]`: jobs per state, failures per status, pending, lag, oldest job."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import orjson
+from aiokafka.admin import AIOKafkaAdminClient
+
+from producer.jobview import format_age, pending_jobs, unfinished_since_ms
+from producer.settings import add_kafka_flags, kafka_settings
+from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
+from schemas import KafkaSettings, State
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    partition: int
+    end: int
+    committed: int | None  # None: the group has not committed on this partition
+    lag: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    jobs: int
+    states: dict[str, int]
+    statuses: dict[str, int]  # FAILED jobs per status slug
+    pending: int
+    partitions: list[PartitionLag]
+    oldest_unfinished_job: str | None
+    oldest_unfinished_age_s: float | None
+    undecodable_state_records: int
+
+
+def summarize(
+    state: StateSnapshot, jobs: JobsSnapshot, committed: dict[int, int | None], *, now_ms: int
+) -> StatusReport:
+    """The report from what was read; no I/O."""
+    latest = state.latest.values()
+    failed = Counter(str(r.status) for r in latest if r.state is State.FAILED)
+    since = unfinished_since_ms(state, jobs)
+    oldest = min(since, key=since.__getitem__, default=None)
+    return StatusReport(
+        jobs=len(set(jobs.jobs) | set(state.latest)),
+        states={s.value: n for s in State if (n := sum(1 for r in latest if r.state is s))},
+        statuses=dict(failed.most_common()),
+        pending=len(pending_jobs(state, jobs)),
+        partitions=_lags(jobs.end_offsets, committed),
+        oldest_unfinished_job=oldest,
+        oldest_unfinished_age_s=None if oldest is None else max(0, now_ms - since[oldest]) / 1000,
+        undecodable_state_records=len(state.undecodable),
+    )
+
+
+def _lags(ends: dict[int, int], committed: dict[int, int | None]) -> list[PartitionLag]:
+    out = []
+    for p, end in sorted(ends.items()):
+        done = committed.get(p)
+        out.append(PartitionLag(partition=p, end=end, committed=done, lag=end - (done or 0)))
+    return out
+
+
+async def committed_offsets(settings: KafkaSettings) -> dict[int, int | None]:
+    """The group's committed offsets on the jobs topic, partition -> offset."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.group_id)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == settings.jobs_topic}
+
+
+def render(report: StatusReport, *, group: str) -> str:
+    lines = [f"jobs: {report.jobs} (pending {report.pending})"]
+    lines.append("states: " + (" ".join(f"{s}={n}" for s, n in report.states.items()) or "none"))
+    if report.statuses:
+        lines.append("failed by status: " + " ".join(f"{s}={n}" for s, n in report.statuses.items()))
+    lines.append(f"partitions (jobs topic, group {group!r}):")
+    for p in report.partitions:
+        committed = "-" if p.committed is None else p.committed
+        lines.append(f"  {p.partition:>3}  end={p.end}  committed={committed}  lag={p.lag}")
+    if report.oldest_unfinished_age_s is not None:
+        age = format_age(report.oldest_unfinished_age_s)
+        lines.append(f"oldest unfinished job: {age} ({report.oldest_unfinished_job})")
+    if report.undecodable_state_records:
+        lines.append(f"undecodable state records: {report.undecodable_state_records}")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = kafka_settings(args)
+    state = await read_state(settings)
+    jobs = await read_jobs(settings)
+    committed = await committed_offsets(settings)
+    report = summarize(state, jobs, committed, now_ms=time.time_ns() // 1_000_000)
+    if args.json:
+        print(orjson.dumps(asdict(report)).decode())
+    else:
+        print(render(report, group=settings.group_id))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "status",
+        help="jobs per state, failures per status, pending, per-partition lag, oldest unfinished job",
+        description="Reads the state and jobs topics (read_committed) and the group's committed offsets.",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object (states, statuses, pending, "
+                        "partitions, ...)")  # fmt: skip
+    add_kafka_flags(parser)
+    parser.set_defaults(handler=run)
