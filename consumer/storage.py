@@ -1,0 +1,136 @@
+"""The content-addressed artifact store (DESIGN §4): `<root>/sha256/ab/cd/<hex>`, written exactly once.
+
+A download may run twice after a crash, so writing must be idempotent: stream to a temp file inside the
+store (same filesystem, so the rename is atomic), hash while streaming, fsync the file and its directory,
+then rename to the name of the content. An object that already has that name holds the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+# Small chunks are written inline; larger buffers go to a thread so a slow disk never stalls the loop.
+INLINE_WRITE_BYTES = 64 * 1024
+TEMP_PREFIX = ".tmp-"
+
+
+class StorageError(Exception):
+    """The store cannot take an artifact (disk full, quota, I/O error); a later attempt may succeed."""
+
+    retryable = True
+
+
+class TooLarge(Exception):
+    """The artifact exceeds max_bytes. Not retryable: the same URL gives the same body."""
+
+    retryable = False
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """A stored artifact: its sha256 hex digest, size in bytes and path in the store."""
+
+    sha256: str
+    size: int
+    path: Path
+
+
+def path_for(root: Path, sha256: str) -> Path:
+    """Where the object with this sha256 hex digest lives."""
+    return root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+
+
+class Writer:
+    """One artifact being written: `write` chunks, then `commit` (or leave the block to discard)."""
+
+    def __init__(self, *, root: Path, out: IO[bytes], tmp: Path, max_bytes: int) -> None:
+        self._root, self._out, self.tmp, self._max_bytes = root, out, tmp, max_bytes
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    async def write(self, chunk: bytes) -> None:
+        """Append `chunk`; TooLarge past max_bytes, StorageError when the disk refuses."""
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise TooLarge(f"body exceeds {self._max_bytes} bytes")
+        self._digest.update(chunk)
+        try:
+            if len(chunk) <= INLINE_WRITE_BYTES:
+                self._out.write(chunk)
+            else:
+                await asyncio.to_thread(self._out.write, chunk)
+        except OSError as exc:
+            raise StorageError(f"write failed: {exc}") from exc
+
+    async def commit(self) -> ObjectRef:
+        """fsync, rename to the content's name (or drop the temp when it exists), fsync the directory."""
+        sha256 = self._digest.hexdigest()
+        final = path_for(self._root, sha256)
+        try:
+            await asyncio.to_thread(_publish, self._out, self.tmp, final)
+        except OSError as exc:
+            raise StorageError(f"commit failed: {exc}") from exc
+        return ObjectRef(sha256=sha256, size=self.size, path=final)
+
+
+def _publish(out: IO[bytes], tmp: Path, final: Path) -> None:
+    out.flush()
+    os.fsync(out.fileno())
+    out.close()
+    if final.exists():
+        tmp.unlink()
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """The artifact store under `root`; `max_bytes` caps one object."""
+
+    def __init__(self, root: Path, *, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+
+    def path_for(self, sha256: str) -> Path:
+        return path_for(self.root, sha256)
+
+    def has(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    @contextlib.asynccontextmanager
+    async def writer(self) -> AsyncIterator[Writer]:
+        """A temp file in the store; whatever is not committed is removed on exit."""
+        out, tmp = await asyncio.to_thread(self._open_temp)
+        try:
+            yield Writer(root=self.root, out=out, tmp=tmp, max_bytes=self.max_bytes)
+        finally:
+            # Closing flushes buffered bytes; on a full disk that fails, and the temp is dropped anyway.
+            with contextlib.suppress(OSError):
+                out.close()
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _open_temp(self) -> tuple[IO[bytes], Path]:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
+        except OSError as exc:
+            raise StorageError(f"cannot create a temp file in {self.root}: {exc}") from exc
+        return os.fdopen(fd, "wb"), Path(name)

@@ -1,0 +1,82 @@
+"""The content-addressed store: naming, idempotence, size cap, cleanup (tmp_path only, no network)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from consumer.storage import StorageError, Store, TooLarge, path_for
+
+
+def _names(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir())
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_path_for_splits_the_digest() -> None:
+    hexd = "ab" + "cd" + "0" * 60
+    assert path_for(Path("/s"), hexd) == Path("/s/sha256/ab/cd") / hexd
+
+
+async def test_commit_names_the_object_by_its_sha256(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=1 << 20)
+    body = b"%PDF-1.4 hello %%EOF"
+    async with store.writer() as w:
+        await w.write(body[:5])
+        await w.write(body[5:])
+        ref = await w.commit()
+    assert ref.sha256 == hashlib.sha256(body).hexdigest()
+    assert ref.size == len(body)
+    assert ref.path.read_bytes() == body
+    assert _names(tmp_path) == ["sha256"]
+
+
+async def test_second_write_of_same_content_keeps_one_object(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=1 << 20)
+    refs = []
+    for _ in range(2):
+        async with store.writer() as w:
+            await w.write(b"same bytes")
+            refs.append(await w.commit())
+    assert refs[0] == refs[1]
+    assert len(_files(tmp_path)) == 1
+
+
+async def test_large_chunk_goes_through_a_thread(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=1 << 22)
+    body = bytes(range(256)) * 4096
+    async with store.writer() as w:
+        await w.write(body)
+        ref = await w.commit()
+    assert ref.path.read_bytes() == body
+
+
+async def test_too_large_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=10)
+    with pytest.raises(TooLarge):
+        async with store.writer() as w:
+            await w.write(b"12345678")
+            await w.write(b"901")
+    assert _names(tmp_path) == []
+
+
+async def test_uncommitted_writer_is_discarded(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=100)
+    async with store.writer() as w:
+        await w.write(b"abandoned")
+    assert _names(tmp_path) == []
+
+
+async def test_unwritable_root_is_a_retryable_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    store = Store(blocker / "store", max_bytes=100)
+    with pytest.raises(StorageError) as info:
+        async with store.writer():
+            pass
+    assert info.value.retryable
