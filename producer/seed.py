@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--rejects", metavar="FILE", help="write rejected lines here as JSONL")
     parser.add_argument("--max-errors", type=int, metavar="N", help="stop after N rejected lines")
-    parser.add_argument("--compression", choices=COMPRESSIONS, default="gzip", help="(gzip)")
+    parser.add_argument("--compression", choices=COMPRESSIONS, default="none", help="(none)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
         "--progress-every-s", type=float, default=PLAIN_INTERVAL_S, help="plain progress line interval (10)"
