@@ -1,0 +1,155 @@
+"""The consumer's main loop: poll, hand messages to their partitions, commit, drain on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from consumer.errors import TopologyError
+from consumer.health import Health, serve_http
+from consumer.jobs import JobContext
+from consumer.metrics import Metrics
+from consumer.outcome import Fetcher
+from consumer.ownership import Ownership
+from consumer.settings import ConsumerSettings, Guarantee
+from schemas import KafkaSettings
+
+log = logging.getLogger("docfetch.consumer")
+
+FetcherFactory = Callable[[Metrics], AbstractAsyncContextManager[Fetcher]]
+POLL_TIMEOUT_MS = 100  # short, so pauses, stop and idle are noticed quickly; never blocks on work
+TICK_S = 1.0  # gauges, health and the idle check
+
+
+async def run(
+    kafka: KafkaSettings, cfg: ConsumerSettings, fetchers: FetcherFactory, *, stop: asyncio.Event
+) -> int:
+    """Check the topics, join the group and work until `stop` (or idle); drain, then return 0."""
+    await check_topology(kafka)
+    metrics = Metrics()
+    async with contextlib.AsyncExitStack() as stack:
+        fetcher = await stack.enter_async_context(fetchers(metrics))
+        consumer = await stack.enter_async_context(group_consumer(kafka, cfg))
+        shared = await stack.enter_async_context(idempotent_producer(kafka, cfg))
+        async with asyncio.TaskGroup() as tg:
+            ctx = JobContext(
+                fetcher, metrics, kafka.state_topic, owner_id(), pause_intake=lambda: own.pause_intake()
+            )
+            own = Ownership(kafka=kafka, cfg=cfg, consumer=consumer, ctx=ctx, tg=tg, shared_producer=shared)
+            health = Health(own, cfg)
+            await stack.enter_async_context(serve_http(cfg.metrics_port, metrics.registry, health))
+            consumer.subscribe([kafka.jobs_topic], listener=own)
+            committing = tg.create_task(commit_loop(own, cfg.commit_interval_s))
+            await poll_loop(consumer, own, health, cfg, stop)
+            log.info("event=draining partitions=%s", sorted(tp.partition for tp in own.owned))
+            await asyncio.gather(*(own.release(tp) for tp in list(own.owned)))
+            committing.cancel()
+    log.info("event=stopped")
+    return 0
+
+
+async def poll_loop(
+    consumer: AIOKafkaConsumer, own: Ownership, health: Health, cfg: ConsumerSettings, stop: asyncio.Event
+) -> None:
+    """Never blocks on work: jobs run as tasks; at the concurrency limit partitions are paused."""
+    last_message_s, next_tick_s = time.monotonic(), 0.0
+    while not stop.is_set():
+        own.apply_pauses()
+        free = max(1, cfg.concurrency - own.inflight())
+        batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=free)
+        for tp, messages in batch.items():
+            part = own.owned.get(tp)
+            if part is None or not part.ready:  # paused after this fetch: read it again later
+                consumer.seek(tp, messages[0].offset)
+                continue
+            for msg in messages:
+                part.accept(msg, own.ctx, own.kafka.dlq_topic, own.tg)
+            last_message_s = time.monotonic()
+        if time.monotonic() >= next_tick_s:
+            next_tick_s = time.monotonic() + TICK_S
+            await health.observe(consumer)
+            if await idle_for_long_enough(consumer, own, cfg, last_message_s):
+                log.info("event=idle seconds=%.1f", cfg.exit_when_idle_s)
+                return
+
+
+async def idle_for_long_enough(
+    consumer: AIOKafkaConsumer, own: Ownership, cfg: ConsumerSettings, last_message_s: float
+) -> bool:
+    """--exit-when-idle: every owned partition committed up to its end and no message for that long."""
+    if cfg.exit_when_idle_s is None or time.monotonic() - last_message_s < cfg.exit_when_idle_s:
+        return False
+    if (
+        own.epoch == 0
+        or own.inflight()
+        or not all(p.ready and p.sink and p.sink.settled for p in own.owned.values())
+    ):
+        return False
+    ends = await consumer.end_offsets(list(own.owned))
+    return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+
+
+async def commit_loop(own: Ownership, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        await own.commit_once()
+
+
+async def check_topology(kafka: KafkaSettings) -> None:
+    """Refuse to start on missing, non-co-partitioned or non-compacted topics."""
+    from producer import topics  # the shared checker; imported late to keep the producer optional here
+    from producer.errors import TopologyError as ProducerTopologyError
+
+    try:
+        await topics.check(kafka)
+    except ProducerTopologyError as exc:
+        raise TopologyError(str(exc)) from None
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextlib.asynccontextmanager
+async def group_consumer(kafka: KafkaSettings, cfg: ConsumerSettings) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=kafka.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_interval_ms=cfg.max_poll_interval_ms,
+        session_timeout_ms=cfg.session_timeout_ms,
+        heartbeat_interval_ms=cfg.heartbeat_interval_ms,
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def idempotent_producer(
+    kafka: KafkaSettings, cfg: ConsumerSettings
+) -> AsyncIterator[AIOKafkaProducer | None]:
+    """At-least-once shares one idempotent producer; exactly-once makes one per partition instead."""
+    if cfg.guarantee is not Guarantee.AT_LEAST_ONCE:
+        yield None
+        return
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()

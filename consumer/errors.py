@@ -1,0 +1,31 @@
+"""The error tree of the consumer package."""
+
+from __future__ import annotations
+
+
+class ConsumerError(Exception):
+    """Base of every error the consumer reports; the message says what to fix."""
+
+    retryable = False
+    exit_code = 1
+
+
+class ConfigError(ConsumerError):
+    """A setting or flag is invalid: the consumer refuses to start."""
+
+    exit_code = 2
+
+
+class TopologyError(ConsumerError):
+    """The topics are missing, not co-partitioned, or the state topic is not compacted."""
+
+    exit_code = 3
+
+
+class PartitionLost(ConsumerError):
+    """This process no longer owns a partition (fenced producer, failed generation-fenced commit).
+
+    Its in-flight jobs are abandoned and their results dropped; the new owner redoes them.
+    """
+
+    retryable = True

@@ -1,0 +1,106 @@
+"""/metrics, /healthz and /readyz on --metrics-port, and the judgement behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from aiokafka import AIOKafkaConsumer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from consumer.settings import ConsumerSettings
+
+if TYPE_CHECKING:
+    from consumer.ownership import Ownership
+
+log = logging.getLogger("docfetch.consumer")
+REQUEST_TIMEOUT_S = 5.0  # a scrape is one short request; a slow client must not hold a connection
+
+
+class Health:
+    """Lag and progress per owned partition, refreshed by the main loop once a tick."""
+
+    def __init__(self, own: Ownership, cfg: ConsumerSettings) -> None:
+        self.own, self.cfg = own, cfg
+        self.lag: dict[int, int] = {}
+
+    async def observe(self, consumer: AIOKafkaConsumer) -> None:
+        metrics = self.own.ctx.metrics
+        metrics.inflight.set(self.own.inflight())
+        self.lag = {}
+        for tp, part in list(self.own.owned.items()):
+            high = consumer.highwater(tp)
+            done = part.tracker.committable
+            if high is not None and done is not None:
+                self.lag[tp.partition] = max(0, high - done)
+                metrics.lag.labels(partition=str(tp.partition)).set(self.lag[tp.partition])
+            metrics.commit_age.labels(partition=str(tp.partition)).set(part.tracker.oldest_open_age_s())
+
+    def problems(self) -> list[str]:
+        """Why /healthz fails: a partition with lag and no progress, or out of the group too long."""
+        now, found = time.monotonic(), []
+        for tp, part in list(self.own.owned.items()):
+            stalled_s = now - part.tracker.last_progress_s
+            if self.lag.get(tp.partition, 0) > 0 and stalled_s > self.cfg.stall_timeout_s:
+                found.append(
+                    f"partition {tp.partition} has lag {self.lag[tp.partition]} and no progress "
+                    f"for {stalled_s:.0f}s"
+                )
+        since = self.own.out_of_group_since_s
+        if since is not None and now - since > self.cfg.out_of_group_s:
+            found.append(f"no partition assigned for {now - since:.0f}s")
+        return found
+
+    def ready(self) -> bool:
+        return self.own.epoch > 0 and all(p.sink is not None for p in self.own.owned.values())
+
+
+@contextlib.asynccontextmanager
+async def serve_http(port: int, registry: CollectorRegistry, health: Health) -> AsyncIterator[None]:
+    """Serve on 0.0.0.0:`port` for the block's duration; port 0 serves nothing."""
+    if port == 0:
+        yield
+        return
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                line = await reader.readline()
+                path = line.split()[1].decode() if len(line.split()) > 1 else "/"
+                code, ctype, body = respond(path, registry, health)
+                head = f"HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                writer.write(head.encode() + b"Connection: close\r\n\r\n" + body)
+                await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "0.0.0.0", port)
+    log.info("event=http port=%d paths=/metrics,/healthz,/readyz", port)
+    try:
+        yield
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def respond(path: str, registry: CollectorRegistry, health: Health) -> tuple[str, str, bytes]:
+    if path.startswith("/metrics"):
+        return "200 OK", CONTENT_TYPE_LATEST, generate_latest(registry)
+    if path.startswith("/healthz"):
+        problems = health.problems()
+        body = ("\n".join(problems) or "ok").encode() + b"\n"
+        return ("503 Service Unavailable" if problems else "200 OK"), "text/plain", body
+    if path.startswith("/readyz"):
+        ok = health.ready()
+        return (
+            ("200 OK" if ok else "503 Service Unavailable"),
+            "text/plain",
+            b"ready\n" if ok else b"restoring\n",
+        )
+    return "404 Not Found", "text/plain", b"not found\n"

@@ -1,0 +1,161 @@
+"""The partitions this process owns: assignment (fence, restore), commits, pauses, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+
+from consumer.committer import AcknowledgedSink, Sink, TransactionalSink
+from consumer.errors import PartitionLost
+from consumer.jobs import JobContext
+from consumer.owned import Owned
+from consumer.settings import ConsumerSettings, Guarantee
+from consumer.statestore import restore
+from schemas import KafkaSettings
+
+log = logging.getLogger("docfetch.consumer")
+
+
+class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Owns partitions between assignment and revocation; the rebalance listener aiokafka awaits."""
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        cfg: ConsumerSettings,
+        consumer: AIOKafkaConsumer,
+        ctx: JobContext,
+        tg: asyncio.TaskGroup,
+        shared_producer: AIOKafkaProducer | None,
+    ) -> None:
+        self.kafka, self.cfg, self.consumer, self.ctx, self.tg = kafka, cfg, consumer, ctx, tg
+        self.shared_producer = shared_producer
+        self.owned: dict[TopicPartition, Owned] = {}
+        self.epoch = 0
+        self.paused_until_s = 0.0
+        self.out_of_group_since_s: float | None = time.monotonic()
+
+    # --- rebalance listener ---------------------------------------------------------------------
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.epoch += 1
+        self.ctx.metrics.rebalances.inc()
+        self.out_of_group_since_s = None if assigned else time.monotonic()
+        log.info("event=assigned epoch=%d partitions=%s", self.epoch, sorted(tp.partition for tp in assigned))
+        for tp in assigned:
+            self.owned[tp] = Owned(tp, self.epoch)
+            self.tg.create_task(self._make_ready(self.owned[tp]))
+        self.apply_pauses()
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        log.info("event=revoked partitions=%s", sorted(tp.partition for tp in revoked))
+        await asyncio.gather(*(self.release(tp) for tp in revoked if tp in self.owned))
+
+    # --- assignment -----------------------------------------------------------------------------
+    async def _make_ready(self, part: Owned) -> None:
+        """Fence the previous owner (exactly-once), then restore state partition p, then take jobs."""
+        sink = await self._sink(part)
+        store, report = await restore(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            state_topic=self.kafka.state_topic,
+            partition=part.tp.partition,
+        )
+        if self.owned.get(part.tp) is not part:  # revoked while restoring
+            await sink.close()
+            return
+        part.store, part.sink = store, sink
+        self.ctx.metrics.restore.observe(report.seconds)
+        log.info(
+            "event=restored partition=%d records=%d seconds=%.3f rate_per_s=%.0f undecodable=%d",
+            report.partition,
+            report.records,
+            report.seconds,
+            report.rate,
+            store.undecodable,
+        )
+        self.apply_pauses()
+
+    async def _sink(self, part: Owned) -> Sink:
+        if self.cfg.guarantee is Guarantee.AT_LEAST_ONCE:
+            assert self.shared_producer is not None
+            return AcknowledgedSink(
+                tp=part.tp, tracker=part.tracker, producer=self.shared_producer, consumer=self.consumer
+            )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            transactional_id=f"{self.kafka.group_id}-{self.kafka.jobs_topic}-{part.tp.partition}",
+        )
+        await producer.start()  # init_transactions: aborts and fences the previous owner's producer
+        return TransactionalSink(
+            tp=part.tp, tracker=part.tracker, producer=producer, group_id=self.kafka.group_id
+        )
+
+    # --- revocation and loss --------------------------------------------------------------------
+    async def release(self, tp: TopicPartition) -> None:
+        """Bounded drain, commit what is final, abandon the rest, close p's producer."""
+        part = self.owned.get(tp)
+        if part is None:
+            return
+        abandoned = await part.drain(timeout_s=self.cfg.drain_timeout_s)
+        if part.sink is not None:
+            try:
+                await part.sink.flush()
+            except PartitionLost as exc:
+                self._count_lost(exc)
+            part.sink.fail_pending(PartitionLost("revoked"))
+            await part.sink.close()
+        self.owned.pop(tp, None)
+        self.ctx.metrics.forget_partition(tp.partition)
+        log.info(
+            "event=released partition=%d abandoned=%d committed=%s",
+            tp.partition,
+            abandoned,
+            part.tracker.committable,
+        )
+
+    def _count_lost(self, exc: PartitionLost) -> None:
+        self.ctx.metrics.fenced.inc()
+        log.warning("event=fenced %s", exc)
+
+    async def lose(self, tp: TopicPartition, exc: PartitionLost) -> None:
+        """Fenced or a failed commit: p belongs to someone else. Cancel its jobs, drop their results."""
+        part = self.owned.pop(tp, None)
+        if part is None:
+            return
+        self._count_lost(exc)
+        part.revoking = True
+        for task in part.tasks:
+            task.cancel()
+        if part.sink is not None:
+            part.sink.fail_pending(exc)
+            await part.sink.close()
+        self.ctx.metrics.forget_partition(tp.partition)
+
+    # --- steady state ---------------------------------------------------------------------------
+    async def commit_once(self) -> None:
+        """One commit interval: flush every ready partition's batch (one transaction each)."""
+        for tp, part in list(self.owned.items()):
+            if part.sink is None:
+                continue
+            try:
+                await part.sink.flush()
+            except PartitionLost as exc:
+                await self.lose(tp, exc)
+
+    def inflight(self) -> int:
+        return sum(len(p.tasks) for p in self.owned.values())
+
+    def pause_intake(self) -> None:
+        self.paused_until_s = time.monotonic() + self.cfg.storage_pause_s
+        log.warning("event=intake-paused reason=storage-error seconds=%.0f", self.cfg.storage_pause_s)
+
+    def apply_pauses(self) -> None:
+        """Pause all partitions at the concurrency limit or in a storage pause; else only unready ones."""
+        hold_all = self.inflight() >= self.cfg.concurrency or time.monotonic() < self.paused_until_s
+        assigned = self.consumer.assignment()
+        pause = {tp for tp in assigned if hold_all or not (tp in self.owned and self.owned[tp].ready)}
+        self.consumer.pause(*pause)
+        self.consumer.resume(*(assigned - pause))

@@ -1,0 +1,54 @@
+"""Consumer settings (prefix DOCFETCH_): read once at start-up, then passed down as arguments."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from consumer.errors import ConfigError
+
+
+class Guarantee(StrEnum):
+    EXACTLY_ONCE = "exactly-once"
+    AT_LEAST_ONCE = "at-least-once"
+
+
+class ConsumerSettings(BaseSettings):
+    """How one consumer process runs; the Kafka part is `schemas.KafkaSettings`."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+
+    store: Path = Path("store")
+    concurrency: int = Field(default=16, ge=1, le=10_000)
+    guarantee: Guarantee = Guarantee.EXACTLY_ONCE
+    metrics_port: int = Field(default=0, ge=0, le=65_535)  # 0 = no HTTP endpoint
+    exit_when_idle_s: float | None = Field(default=None, gt=0)
+    # One short transaction per partition per interval; ~100 ms keeps latency low and batches well.
+    commit_interval_s: float = Field(default=0.1, gt=0, le=10)
+    # Revocation and shutdown wait this long for in-flight jobs before abandoning them.
+    drain_timeout_s: float = Field(default=10.0, ge=0)
+    # After a STORAGE_ERROR outcome intake pauses this long instead of failing the whole queue.
+    storage_pause_s: float = Field(default=30.0, ge=0)
+    max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
+    session_timeout_ms: int = Field(default=45_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # /healthz fails when a partition has lag and made no progress for this long.
+    stall_timeout_s: float = Field(default=300.0, gt=0)
+    # /healthz fails when the consumer has held no partition for this long.
+    out_of_group_s: float = Field(default=120.0, gt=0)
+    # fetch_minimal only (the engine has its own limits).
+    fetch_timeout_s: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+
+
+def consumer_settings(overrides: dict[str, object]) -> ConsumerSettings:
+    """Read the environment once, apply flag overrides, refuse bad values with what to fix."""
+    try:
+        return ConsumerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {where} (DOCFETCH_{where.upper()}): {first['msg']}") from None

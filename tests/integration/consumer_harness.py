@@ -1,0 +1,152 @@
+"""Helpers for consumer tests: a loopback HTTP origin, seeding, consumer processes, invariant checks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from producer.audit import committed_offsets, evaluate, read_topics
+from producer.statereader import partitions_of
+from schemas import Candidate, JobMessage, KafkaSettings, State, Tier, encode, job_id
+from tests.faults.harness.process import ConsumerOptions
+from tests.faults.harness.waiting import poll_until
+
+REQUEST_TIMEOUT_S = 30.0  # bounds one origin request, including the deliberately slow ones
+
+
+def pdf_body(name: str) -> bytes:
+    """A small, distinct, PDF-looking body per path."""
+    return b"%PDF-1.4\n" + hashlib.sha256(name.encode()).hexdigest().encode() * 8 + b"\n%%EOF\n"
+
+
+@dataclass
+class Origin:
+    """A loopback HTTP server: /pdf/<name>, /slow/<seconds>/<name>, /status/<code>/<name>."""
+
+    port: int = 0
+    hits: Counter[str] = field(default_factory=Counter)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1].decode()
+                self.hits[path] += 1
+                code, body = await self.answer(path)
+                writer.write(
+                    f"HTTP/1.1 {code} X\r\nContent-Type: application/pdf\r\nContent-Length: {len(body)}\r\n"
+                    f"Connection: close\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def answer(self, path: str) -> tuple[int, bytes]:
+        parts = path.strip("/").split("/")
+        if parts[0] == "slow":
+            await asyncio.sleep(float(parts[1]))
+        if parts[0] == "status":
+            return int(parts[1]), b"no"
+        return 200, pdf_body(path)
+
+
+@asynccontextmanager
+async def origin() -> AsyncIterator[Origin]:
+    served = Origin()
+    server = await asyncio.start_server(served.handle, "127.0.0.1", 0)
+    served.port = server.sockets[0].getsockname()[1]
+    try:
+        yield served
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def make_job(url: str, *, work: str, attempt: int = 0) -> JobMessage:
+    return JobMessage(
+        job_id=job_id(work_id=work, url=None),
+        work_id=work,
+        candidates=(Candidate(url=url, tier=Tier.OA_PDF),),
+        source="test",
+        seeded_at_ms=1_000,
+        attempt=attempt,
+    )
+
+
+async def seed(settings: KafkaSettings, items: Iterable[JobMessage | bytes]) -> int:
+    """Send jobs keyed by job id (raw bytes keyed b"raw"), acks=all, pipelined; returns the count."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        acks = []
+        for item in items:
+            value, key = (item, b"raw") if isinstance(item, bytes) else (encode(item), item.job_id.encode())
+            acks.append(await producer.send(settings.jobs_topic, value, key=key))
+        await asyncio.gather(*acks)
+    finally:
+        await producer.stop()
+    return len(acks)
+
+
+def options(settings: KafkaSettings, store: Path, *extra: str, **kw: object) -> ConsumerOptions:
+    """Consumer options with test-friendly group timings (fast joins and fast rebalances)."""
+    timings = ("--session-timeout-ms", "6000", "--heartbeat-interval-ms", "500", "--drain-timeout-s", "5")
+    return ConsumerOptions(settings=settings, store=store, extra_args=(*timings, *extra), **kw)  # type: ignore[arg-type]
+
+
+async def end_offsets(settings: KafkaSettings) -> dict[int, int]:
+    tps = await partitions_of(settings, settings.jobs_topic)
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await reader.start()
+    try:
+        ends = await reader.end_offsets(tps)
+    finally:
+        await reader.stop()
+    return {tp.partition: end for tp, end in ends.items()}
+
+
+async def wait_committed_at_end(settings: KafkaSettings, *, timeout_s: float) -> dict[int, int]:
+    """Poll until the group's committed offsets equal the end offsets (transactional commits lag a little)."""
+    ends = await end_offsets(settings)
+
+    async def at_end() -> dict[int, int] | None:
+        committed = await committed_offsets(settings)
+        return committed if committed == ends else None
+
+    found: dict[int, int] = await poll_until(
+        at_end, timeout_s=timeout_s, interval_s=0.5, what=f"committed {ends}"
+    )
+    return found
+
+
+@dataclass
+class Invariants:
+    finalized_per_job: Counter[str]
+    failed: int
+    violations: list[str]
+
+
+async def check_invariants(settings: KafkaSettings, store: Path, *, timeout_s: float = 30) -> Invariants:
+    """Committed == end offsets, then the audit (no lost job, no duplicate FINALIZED, artifacts intact)."""
+    await wait_committed_at_end(settings, timeout_s=timeout_s)
+    topics = await read_topics(settings)
+    report, state = evaluate(topics, store, grace_s=3600, settled=True), topics.state
+    finalized = Counter(
+        r.job_id for history in state.history.values() for r in history if r.state is State.FINALIZED
+    )
+    failed = sum(r.state is State.FAILED for r in state.latest.values())
+    violations = [f"{v.check}: {v.subject}: {v.detail}" for v in report.violations]
+    return Invariants(finalized, failed, violations)
