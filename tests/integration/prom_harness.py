@@ -164,11 +164,19 @@ def prometheus_server(
     scrape_interval_s: float = 1.0,
 ) -> Iterator[PromServer]:
     """Start Prometheus scraping `targets` (host:port) as job `job`; yield it ready; stop it on exit."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    config = write_config(tmp_dir, targets, rule_files, job, scrape_interval_s)
+    with prometheus_from_config(config, tmp_dir=tmp_dir) as server:
+        yield server
+
+
+@contextmanager
+def prometheus_from_config(config: Path, *, tmp_dir: Path) -> Iterator[PromServer]:
+    """Start Prometheus with a given config file (its relative paths resolve beside it); stop it on exit."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise RuntimeError("the prometheus binary is missing: apt-get install prometheus (.ci/run does)")
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    config = write_config(tmp_dir, targets, rule_files, job, scrape_interval_s)
     port = free_port()
     argv = [
         binary,

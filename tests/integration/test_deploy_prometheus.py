@@ -4,8 +4,10 @@ unit tests, and every PromQL expression evaluated by a running server scraping a
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +23,12 @@ from prometheus_client import (
     start_http_server,
 )
 
-from tests.integration.prom_harness import PromQueryError, free_port, prometheus_server
+from tests.integration.prom_harness import (
+    PromQueryError,
+    free_port,
+    prometheus_from_config,
+    prometheus_server,
+)
 from tests.unit.test_dashboard import alert_exprs, dashboard_exprs, documented_metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,6 +116,23 @@ def test_harness_scrapes_a_real_exporter_and_stops_cleanly(tmp_path: Path) -> No
         pid = prom.pid
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_local_config_discovers_targets_from_its_file_and_loads_the_rules(tmp_path: Path) -> None:
+    """deploy/prometheus/local.yml as shipped (copied with alerts.yml), its targets file pointing at a real
+    exporter: Prometheus finds the target through file_sd and evaluates the alert rules."""
+    for name in ("local.yml", "alerts.yml"):
+        shutil.copy(PROM_DIR / name, tmp_path / name)
+    registry = CollectorRegistry()
+    Gauge("docfetch_inflight_jobs", "in flight", registry=registry).set(4)
+    with exporter(registry) as target:
+        (tmp_path / "targets").mkdir()
+        (tmp_path / "targets" / "local.json").write_text(json.dumps([{"targets": [target]}]))
+        with prometheus_from_config(tmp_path / "local.yml", tmp_dir=tmp_path / "run") as prom:
+            result = prom.wait_for('docfetch_inflight_jobs{job="docfetch-consumer"}', bool, 30)
+            assert float(result[0]["value"][1]) == 4
+            assert set(prom.rule_health().values()) == {"ok"}
+            assert len(prom.rule_health()) == len(alert_exprs())
 
 
 def grafana_to_promql(expr: str) -> str:
