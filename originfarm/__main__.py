@@ -1,0 +1,5 @@
+import sys
+
+from originfarm.cli import main
+
+sys.exit(main())
