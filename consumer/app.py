@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import IllegalStateError
 
 from consumer.errors import TopologyError
 from consumer.health import Health, serve_http
@@ -93,8 +94,11 @@ async def idle_for_long_enough(
         or not all(p.ready and p.sink and p.sink.settled for p in own.owned.values())
     ):
         return False
-    ends = await consumer.end_offsets(list(own.owned))
-    return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+    try:
+        ends = await consumer.end_offsets(list(own.owned))
+        return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+    except IllegalStateError:  # a rebalance took a partition meanwhile: not idle
+        return False
 
 
 async def commit_loop(own: Ownership, interval_s: float) -> None:
