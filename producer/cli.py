@@ -8,13 +8,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from producer import inspection, requeue, seed, status, topicscmd
+from producer import audit, inspection, requeue, seed, status, topicscmd
 from producer.errors import ProducerError
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 # Each command module exposes `register(subparsers)`, which adds its parser and sets `handler`.
-COMMANDS = (topicscmd, seed, status, inspection, requeue)
+COMMANDS = (topicscmd, seed, status, inspection, requeue, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,9 +7,11 @@ artifacts as files in a temporary store; no docfetch consumer runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -72,15 +74,18 @@ async def dead_letter(settings: KafkaSettings, partition: int, offset: int) -> N
         await producer.stop()
 
 
+def audit_argv(settings: KafkaSettings, store: Path, *extra: str) -> list[str]:
+    """An audit command line (after `docfetch-producer`) for this test's topics and group."""
+    kafka = ["--bootstrap", settings.bootstrap_servers, "--group", settings.group_id]
+    topics = ["--jobs-topic", settings.jobs_topic, "--state-topic", settings.state_topic]
+    return ["audit", "--store", str(store), *kafka, *topics, "--dlq-topic", settings.dlq_topic, *extra]
+
+
 def cli_args(settings: KafkaSettings, store: Path, *extra: str) -> argparse.Namespace:
     """Parse an audit command line exactly as docfetch-producer would."""
     parser = argparse.ArgumentParser()
     audit.register(parser.add_subparsers(dest="cmd"))
-    kafka = ["--bootstrap", settings.bootstrap_servers, "--group", settings.group_id]
-    topics = ["--jobs-topic", settings.jobs_topic, "--state-topic", settings.state_topic]
-    return parser.parse_args(
-        ["audit", "--store", str(store), *kafka, *topics, "--dlq-topic", settings.dlq_topic, *extra]
-    )
+    return parser.parse_args(audit_argv(settings, store, *extra))
 
 
 async def run(
@@ -212,3 +217,20 @@ async def test_orphans_and_stale_temp_files_past_the_grace_period(
     assert orphans == {orphan.relative_to(tmp_path).as_posix(), "tmp/download-123.part"}
     assert report.counts["young-unreferenced-files"] == 1 and young.exists()
     assert report.by_check() == {**dict.fromkeys(audit.CHECKS, 0), "orphan": 2}
+
+
+async def test_docfetch_producer_audit_exits_1_naming_the_job(
+    make_topics: MakeTopics, tmp_path: Path
+) -> None:
+    settings = await make_topics(partitions=1)
+    await publish(settings, settings.jobs_topic, [job("W1")])
+    await publish(settings, settings.state_topic, [finalized("W1", b"gone")])
+    argv = audit_argv(settings, tmp_path, "--grace-s", "0")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "producer", *argv, stdout=asyncio.subprocess.PIPE
+    )
+    async with asyncio.timeout(60):
+        out, _ = await proc.communicate()
+
+    assert proc.returncode == audit.EXIT_VIOLATIONS
+    assert f"VIOLATION artifact: {job('W1').job_id}" in out.decode()
