@@ -33,6 +33,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy schemas consumer producer
 
+# The whole flow on this machine: Kafka, origin farm, topics, seed, two consumers, summary, audit.
+demo: $(STAMP)
+	$(BIN)/python scripts/demo run
+
+demo-down:
+	-$(BIN)/python scripts/demo down
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
 kafka-up:
 	scripts/kafka-local start
 
