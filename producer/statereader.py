@@ -7,6 +7,7 @@ readers take no group membership (manual assignment).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from producer.errors import TopologyError
+from producer.errors import ProducerError, TopologyError
 from schemas import (
     JobMessage,
     KafkaSettings,
@@ -31,6 +32,9 @@ from schemas import (
 FETCH_MAX_BYTES = 50 * 1024 * 1024
 PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024
 POLL_TIMEOUT_MS = 500  # how long one getmany waits when a partition has nothing new yet
+# A read whose positions stop moving below the end offsets cannot finish (e.g. the broker lost the
+# data); fail with the partitions named instead of hanging. Far above any fetch latency.
+STALL_S = 60.0
 
 # (partition, offset, reason): a record on a topic that does not decode (poison, tombstone, bad JSON).
 Undecodable = tuple[int, int, str]
@@ -107,12 +111,15 @@ async def _read_to(
     consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     remaining = {tp for tp, end in ends.items() if end > 0}
+    progress, progressed_at = -1, time.monotonic()
     while remaining:
         # Positions pass transaction markers and aborted records, so compare positions, not offsets.
-        for tp in list(remaining):
-            if await consumer.position(tp) >= ends[tp]:
-                remaining.discard(tp)
-                consumer.pause(tp)
+        positions = {tp: await consumer.position(tp) for tp in remaining}
+        remaining = {tp for tp, pos in positions.items() if pos < ends[tp]}
+        if sum(positions.values()) != progress:
+            progress, progressed_at = sum(positions.values()), time.monotonic()
+        elif time.monotonic() - progressed_at > STALL_S:
+            raise ProducerError(f"reading {sorted(remaining)} made no progress for {STALL_S:.0f} s")
         if not remaining:
             return
         batches = await consumer.getmany(*remaining, timeout_ms=POLL_TIMEOUT_MS)
