@@ -17,6 +17,10 @@ from consumer.dlq import OutRecord
 from consumer.errors import PartitionLost
 from consumer.partition import OffsetTracker
 
+# aiokafka's transaction manager asserts on illegal state changes (e.g. any call after ProducerFenced put it
+# in FATAL_ERROR); for us that is the same news as the fencing itself.
+LOST_ERRORS = (KafkaError, CommitFailedError, TimeoutError, AssertionError)
+
 # One flush is a handful of round trips on a healthy broker; longer means it is not coming back.
 FLUSH_TIMEOUT_S = 30.0
 
@@ -50,6 +54,7 @@ class Sink:
         self.tp, self.tracker = tp, tracker
         self._batch = Batch()
         self._committed: int | None = None
+        self._lost: PartitionLost | None = None  # once lost, never written again
         self._lock = asyncio.Lock()  # the commit loop and a revocation may flush at the same time
         self.last_commit_s: float | None = None
 
@@ -80,16 +85,19 @@ class Sink:
             await self._flush_locked()
 
     async def _flush_locked(self) -> None:
+        if self._lost is not None:
+            self.fail_pending(self._lost)
+            raise self._lost
         batch = self._take()
         if batch is None:
             return
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT_S):
                 await self._write(batch)
-        except (KafkaError, CommitFailedError, TimeoutError) as exc:
-            lost = PartitionLost(f"partition {self.tp.partition}: {type(exc).__name__}: {exc}")
-            batch.resolve(lost)
-            raise lost from exc
+        except LOST_ERRORS as exc:
+            self._lost = PartitionLost(f"partition {self.tp.partition}: {type(exc).__name__}: {exc}")
+            batch.resolve(self._lost)
+            raise self._lost from exc
         batch.resolve(None)
         self.last_commit_s = asyncio.get_running_loop().time()
 
@@ -141,7 +149,7 @@ class TransactionalSink(Sink):
     async def close(self) -> None:
         try:
             await self._producer.stop()
-        except KafkaError:
+        except (KafkaError, AssertionError):
             return  # a fenced producer may fail to stop cleanly; it is gone either way
 
 
@@ -177,5 +185,10 @@ async def _abort_quietly(producer: AIOKafkaProducer) -> None:
     """Abort a failed transaction; a fenced producer cannot abort, which is fine (it is fenced)."""
     try:
         await producer.abort_transaction()
-    except KafkaError:
+    except (KafkaError, AssertionError):  # see LOST_ERRORS
         return
+
+
+def _retrieve(ack: asyncio.Future[object]) -> None:
+    if not ack.cancelled():
+        ack.exception()

@@ -100,6 +100,8 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         if part is None:
             return
         abandoned = await part.drain(timeout_s=self.cfg.drain_timeout_s)
+        if self.owned.get(tp) is not part:
+            return  # lost while draining; `lose` cleaned up
         if part.sink is not None:
             try:
                 await part.sink.flush()
