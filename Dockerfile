@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
 # docfetch image. Default target (the last stage): the consumer, entrypoint docfetch-consumer; the same
 # image also carries docfetch-producer (docker-compose.yml's `topics` and `seed` services use it).
-# Stage `origin-farm` adds the test origin farm so the compose stack runs offline.
+# Stage `demo` adds the test origin farm beside the consumer so the compose stack runs offline.
 #
 #   docker build -t docfetch .                       # consumer image
-#   docker build --target origin-farm -t docfetch-farm .
+#   docker build --target demo -t docfetch-demo .    # consumer + origin farm (docker-compose.yml)
 
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -30,13 +30,15 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin docfe
     && mkdir -p /data/artifacts \
     && chown docfetch /data/artifacts
 
-FROM base AS origin-farm
+FROM base AS demo
+# The consumer plus the test origin farm and the sample it serves, for the offline docker-compose stack.
 COPY originfarm ./originfarm
-COPY scripts/origin-farm ./scripts/origin-farm
 COPY deploy/sample ./deploy/sample
+COPY deploy/docker/consumer-with-farm.sh /usr/local/bin/consumer-with-farm
 USER docfetch
-ENTRYPOINT ["python", "scripts/origin-farm"]
-CMD ["serve"]
+EXPOSE 9100
+ENTRYPOINT ["consumer-with-farm"]
+CMD ["run", "--metrics-port", "9100", "--store", "/data/artifacts"]
 
 FROM base AS consumer
 USER docfetch

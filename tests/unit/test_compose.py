@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,12 @@ import jsonschema
 import pytest
 import yaml
 
+from originfarm.hosts import HOSTS
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "tests" / "schemas" / "compose-spec.json"
 SCHEMA_SHA256 = "e82b395a9ac423febdba22c159b85d51d972706aea67d64799672a6ae3e56f47"
 # [ip:][host:]container[/proto], each port possibly a range; ip may be IPv4 or [IPv6].
-# Inputs of the origin-farm image and the seed service, written by the download-engine work (issue 5).
-# Checked by their own test, expected to fail (xfail, strict) until they exist, so the other checks stay
-# meaningful meanwhile.
-ISSUE_5_PATHS = ("originfarm", "scripts/origin-farm", "deploy/sample/works.jsonl")
 PORT_RE = re.compile(
     r"^(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?"
     r"(?:(?P<host>\d+(?:-\d+)?):)?(?P<container>\d+(?:-\d+)?)(?:/(?:tcp|udp))?$"
@@ -86,19 +85,13 @@ def dockerfile_stages(path: Path) -> list[str]:
 
 def test_build_contexts_dockerfiles_and_targets_exist() -> None:
     built = {name: svc["build"] for name, svc in services().items() if "build" in svc}
-    assert {"consumer", "topics", "seed", "origin-farm"} <= built.keys()
+    assert {"consumer", "topics", "seed"} <= built.keys()
     for name, build in built.items():
         context = REPO / build["context"]
         dockerfile = context / build.get("dockerfile", "Dockerfile")
         assert context.is_dir() and dockerfile.is_file(), name
         if "target" in build:
             assert build["target"] in dockerfile_stages(dockerfile), name
-
-
-def pending(source: str) -> bool:
-    """Whether `source` is (or contains) one of the issue 5 inputs, checked by their own test."""
-    path = source.removeprefix("./").rstrip("/")
-    return any(p == path or p.startswith(path + "/") for p in ISSUE_5_PATHS)
 
 
 def bind_sources(svc: dict[str, Any]) -> list[str]:
@@ -115,8 +108,7 @@ def test_every_bind_mounted_file_exists_and_named_volumes_are_declared() -> None
     declared = set(load_compose().get("volumes") or {})
     for name, svc in services().items():
         for source in bind_sources(svc):
-            if not pending(source):
-                assert (REPO / source).exists(), f"{name}: {source} does not exist"
+            assert (REPO / source).exists(), f"{name}: {source} does not exist"
         for vol in svc.get("volumes", []):
             source = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
             if source and not source.startswith((".", "/")):
@@ -197,20 +189,27 @@ def test_dockerfile_copies_only_files_that_exist_and_are_not_dockerignored() -> 
         if line.strip() and not line.startswith("#")
     }
     for source in dockerfile_copy_sources((REPO / "Dockerfile").read_text()):
-        assert pending(source) or (REPO / source).exists(), (
-            f"Dockerfile copies {source}, which does not exist"
-        )
+        assert (REPO / source).exists(), f"Dockerfile copies {source}, which does not exist"
         assert source.split("/")[0] not in ignored, f"{source} is excluded by .dockerignore"
 
 
-@pytest.mark.xfail(
-    not all((REPO / p).exists() for p in ISSUE_5_PATHS),
-    reason="the origin farm and deploy/sample/works.jsonl land with issue 5",
-    strict=True,
-)
-def test_origin_farm_and_sample_exist_where_compose_and_dockerfile_expect_them() -> None:
-    copies = dockerfile_copy_sources((REPO / "Dockerfile").read_text())
-    mounts = [m for svc in services().values() for m in bind_sources(svc)]
-    assert {"originfarm", "scripts/origin-farm"} <= set(copies) and "./deploy/sample" in mounts
-    missing = [p for p in ISSUE_5_PATHS if not (REPO / p).exists()]
-    assert missing == []
+def test_demo_stage_runs_the_origin_farm_where_the_sample_points() -> None:
+    """Every loopback URL of the bundled sample names a farm host on the port the consumer's farm serves,
+    and the consumer's DOI resolver and Wayback endpoint are the farm's."""
+    text = (REPO / "Dockerfile").read_text()
+    demo_stage = text.split("AS demo", 1)[1].split("FROM ", 1)[0]
+    assert "COPY originfarm" in demo_stage and "COPY deploy/sample" in demo_stage
+    script = REPO / "deploy/docker/consumer-with-farm.sh"
+    assert os.access(script, os.X_OK) and "python -m originfarm serve" in script.read_text()
+    consumer = services()["consumer"]
+    assert consumer["build"]["target"] == "demo"
+    env = consumer["environment"]
+    port = env["ORIGIN_FARM_PORT"]
+    urls = set(
+        re.findall(r"http://(127\.0\.0\.\d+):(\d+)/", (REPO / "deploy/sample/works.jsonl").read_text())
+    )
+    assert urls and {p for _, p in urls} == {port}
+    assert {a for a, _ in urls} <= set(HOSTS.values())
+    assert env["DOCFETCH_DOI_RESOLVER"] == f"http://{HOSTS['doi']}:{port}/"
+    assert env["DOCFETCH_WAYBACK_AVAILABILITY_URL"].startswith(f"http://{HOSTS['archive']}:{port}/")
+    assert f"('{HOSTS['pdfs']}', {port})" in " ".join(consumer["healthcheck"]["test"])
