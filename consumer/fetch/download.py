@@ -1,0 +1,225 @@
+"""Fetch one URL for a job: every hop checked (safety, robots, politeness), redirects followed by hand,
+transient failures retried with jittered backoff, PDFs streamed into the store, HTML returned for parsing."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from consumer.fetch import http
+from consumer.fetch.errors import FetchFailed, StoreFull, status_for_http
+from consumer.fetch.politeness import HostGate, Politeness
+from consumer.fetch.robots import RobotsCache
+from consumer.fetch.run import JobRun
+from consumer.fetch.safety import Safety
+from consumer.fetch.settings import EngineSettings
+from consumer.fetch.validate import PDF_HEAD_BYTES, has_pdf_eof, is_pdf_head, looks_like_html
+from consumer.outcome import FetchObserver
+from consumer.storage import ObjectRef, StorageError, Store, TooLarge
+from schemas import Status, Tier
+
+CHUNK_BYTES = 64 * 1024
+TRANSIENT = frozenset({Status.CONNECT_ERROR, Status.TIMEOUT, Status.RATE_LIMITED, Status.REMOTE_SERVER_ERROR})
+# robots.txt files larger than this are truncated (Google reads 500 KiB).
+MAX_ROBOTS_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A document to parse rather than store: an HTML page or a JSON answer (Wayback availability)."""
+
+    url: str
+    html: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    url: str
+    ref: ObjectRef
+    mimetype: str
+
+
+class Downloader:
+    """Follows one URL to a PDF artifact or an HTML page, raising FetchFailed otherwise."""
+
+    def __init__(
+        self,
+        *,
+        settings: EngineSettings,
+        client: http.Client,
+        store: Store,
+        safety: Safety,
+        politeness: Politeness,
+        observer: FetchObserver,
+    ) -> None:
+        self._cfg, self._client, self._store = settings, client, store
+        self._safety, self._politeness, self._observer = safety, politeness, observer
+        self._robots = RobotsCache(
+            fetch=self._robots_txt, user_agent=settings.user_agent, ttl_s=settings.robots_ttl_s
+        )
+        self._robots_tier = Tier.OA_PDF
+
+    async def get(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
+        chain: set[str] = set()
+        for _ in range(self._cfg.max_redirects + 1):
+            if url in chain:
+                raise FetchFailed(Status.REDIRECT_LOOP, url[:200])
+            chain.add(url)
+            run.visited.add(url)
+            got = await self._checked_request(url, tier, run)
+            if not isinstance(got, str):
+                return got
+            url = got
+        raise FetchFailed(Status.TOO_MANY_HOPS, f"more than {self._cfg.max_redirects} redirects")
+
+    async def _checked_request(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact | str:
+        await self._safety.check(url)
+        gate = self._politeness.gate(urlsplit(url).hostname or "")
+        self._robots_tier = tier
+        delay_s = await self._robots.check(url)
+        if delay_s is not None:
+            gate.slow_down(at_least_s=min(delay_s, self._cfg.crawl_delay_cap_s))
+        return await self._with_retries(url, tier, run, gate)
+
+    async def _with_retries(self, url: str, tier: Tier, run: JobRun, gate: HostGate) -> Page | Artifact | str:
+        for attempt in range(self._cfg.retry_attempts):
+            try:
+                return await self._request(url, tier, run, gate)
+            except FetchFailed as exc:
+                if exc.status not in TRANSIENT or attempt + 1 >= self._cfg.retry_attempts:
+                    raise
+                if exc.retry_after_s is not None and exc.retry_after_s > self._cfg.retry_after_cap_s:
+                    raise
+                backoff_s = self._cfg.retry_backoff_s * 2**attempt * random.uniform(0.5, 1.5)
+                gate.defer(max(backoff_s, exc.retry_after_s or 0.0))
+        raise AssertionError("unreachable: the last attempt raises or returns")
+
+    async def _request(self, url: str, tier: Tier, run: JobRun, gate: HostGate) -> Page | Artifact | str:
+        run.spend_request()
+        async with gate.slot():
+            recorded = False
+            try:
+                async with self._client.stream("GET", url) as response:
+                    self._observer.http_request(tier, f"{response.status_code // 100}xx")
+                    run.record(url, tier, response.status_code)
+                    recorded = True
+                    return await self._handle(response, url, gate)
+            except http.TransportError as exc:
+                gate.failed()
+                if not recorded:
+                    self._observer.http_request(tier, "error")
+                    run.record(url, tier, None, note=type(exc).__name__)
+                raise FetchFailed(http.transport_status(exc), type(exc).__name__) from exc
+
+    async def _handle(self, response: http.Response, url: str, gate: HostGate) -> Page | Artifact | str:
+        code = response.status_code
+        if 300 <= code < 400 and "location" in response.headers:
+            gate.succeeded()
+            return urljoin(url, response.headers["location"])
+        if code >= 400 or code < 200:
+            if code >= 500 or code == 429:
+                gate.failed()
+            retry_after_s = _retry_after_s(response.headers.get("retry-after"))
+            if retry_after_s is not None:
+                gate.defer(min(retry_after_s, self._cfg.retry_after_cap_s))
+            raise FetchFailed(status_for_http(code), f"HTTP {code}", retry_after_s=retry_after_s)
+        gate.succeeded()
+        return await self._body(response, url)
+
+    async def _body(self, response: http.Response, url: str) -> Page | Artifact:
+        declared = _content_length(response)
+        if declared is not None and declared > self._cfg.max_bytes:
+            raise FetchFailed(Status.BODY_TOO_LARGE, f"Content-Length {declared}")
+        chunks = response.aiter_bytes(CHUNK_BYTES)
+        head = await self._read_head(chunks)
+        if not head:
+            raise FetchFailed(Status.EMPTY_BODY, url[:200])
+        content_type = response.headers.get("content-type", "").lower()
+        if is_pdf_head(head):
+            ref = await self._store_pdf(head, chunks, declared)
+            return Artifact(url=str(response.url), ref=ref, mimetype="application/pdf")
+        if looks_like_html(head) or "html" in content_type or "json" in content_type:
+            return Page(url=str(response.url), html=await self._read_html(head, chunks))
+        raise FetchFailed(Status.WRONG_MIMETYPE, content_type or "no content-type")
+
+    async def _read_head(self, chunks: AsyncIterator[bytes]) -> bytes:
+        head = b""
+        async for chunk in chunks:
+            self._observer.bytes_downloaded(len(chunk))
+            head += chunk
+            if len(head) >= PDF_HEAD_BYTES:
+                break
+        return head
+
+    async def _read_html(self, head: bytes, chunks: AsyncIterator[bytes]) -> bytes:
+        body = bytearray(head)
+        async for chunk in chunks:
+            self._observer.bytes_downloaded(len(chunk))
+            body += chunk
+            if len(body) > self._cfg.max_html_bytes:
+                break  # enough to find the meta tags, which live in <head>
+        return bytes(body)
+
+    async def _store_pdf(self, head: bytes, chunks: AsyncIterator[bytes], declared: int | None) -> ObjectRef:
+        try:
+            async with self._store.writer() as writer:
+                await writer.write(head)
+                tail = head[-PDF_HEAD_BYTES:]
+                async for chunk in chunks:
+                    self._observer.bytes_downloaded(len(chunk))
+                    await writer.write(chunk)
+                    tail = (tail + chunk)[-PDF_HEAD_BYTES:]
+                _check_complete(writer.size, declared, tail)
+                return await writer.commit()
+        except TooLarge as exc:
+            raise FetchFailed(Status.BODY_TOO_LARGE, str(exc)) from exc
+        except StorageError as exc:
+            raise StoreFull(str(exc)) from exc
+
+    async def _robots_txt(self, url: str) -> tuple[int, bytes]:
+        gate = self._politeness.gate(urlsplit(url).hostname or "")
+        async with gate.slot():
+            try:
+                async with self._client.stream("GET", url) as response:
+                    self._observer.http_request(self._robots_tier, f"{response.status_code // 100}xx")
+                    body = await self._read_capped(response)
+                    return response.status_code, body
+            except http.TransportError as exc:
+                self._observer.http_request(self._robots_tier, "error")
+                raise FetchFailed(http.transport_status(exc), f"robots.txt: {type(exc).__name__}") from exc
+
+    async def _read_capped(self, response: http.Response) -> bytes:
+        body = bytearray()
+        async for chunk in response.aiter_bytes(CHUNK_BYTES):
+            body += chunk
+            if len(body) >= MAX_ROBOTS_BYTES:
+                break
+        return bytes(body[:MAX_ROBOTS_BYTES])
+
+
+def _check_complete(size: int, declared: int | None, tail: bytes) -> None:
+    if declared is not None and size != declared:
+        raise FetchFailed(Status.TRUNCATED_BODY, f"got {size} of {declared} bytes")
+    if not has_pdf_eof(tail):
+        raise FetchFailed(Status.TRUNCATED_BODY, "no %%EOF near the end")
+
+
+def _content_length(response: http.Response) -> int | None:
+    if response.headers.get("content-encoding"):
+        return None  # the header counts encoded bytes; we count decoded ones
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: treated as absent rather than parsed (rare from origins)
+
+
+__all__ = ["Artifact", "Downloader", "Page"]

@@ -1,0 +1,154 @@
+"""The download engine: a job's tiers in order, first valid artifact wins, every hop recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from consumer.fetch import http, landing, tiers, validate, wayback
+from consumer.fetch.download import Artifact, Downloader, Page
+from consumer.fetch.errors import FetchFailed, StoreFull
+from consumer.fetch.politeness import HostPolicy, Politeness, load_overrides
+from consumer.fetch.run import JobRun
+from consumer.fetch.safety import Resolver, Safety, system_resolver
+from consumer.fetch.settings import EngineSettings
+from consumer.outcome import FetchObserver, FetchOutcome, NullObserver
+from consumer.storage import Store
+from schemas import JobMessage, Status, Tier
+
+# A landing page may lead to another page (meta refresh, an interstitial) before the PDF; no deeper.
+MAX_PAGE_DEPTH = 3
+PAGE_TIERS = frozenset({Tier.DOI, Tier.LANDING})
+# Failures the web archive cannot help with: the URL itself is unusable.
+NOT_ARCHIVABLE = frozenset({Status.INVALID_URL, Status.BLOCKED_PRIVATE_ADDRESS})
+
+
+class Engine:
+    """`async with Engine(settings=..., store=...) as engine: outcome = await engine.fetch(job)`.
+
+    Implements consumer.outcome.Fetcher: remote and storage failures come back as outcomes, never raised.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: EngineSettings,
+        store: Store,
+        observer: FetchObserver | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self._cfg = settings
+        self._store = store
+        self._observer = observer or NullObserver()
+        self._safety = Safety(
+            allow_private=settings.allow_private_hosts,
+            allowlist=settings.private_allowlist,
+            resolver=resolver,
+        )
+        self._politeness = Politeness(
+            default=HostPolicy(
+                concurrency=settings.host_concurrency, min_interval_s=settings.host_min_interval_s
+            ),
+            overrides=load_overrides(settings.host_overrides_path),
+            breaker_failures=settings.breaker_failures,
+            breaker_cooldown_s=settings.breaker_cooldown_s,
+        )
+        self._client: http.Client | None = None
+        self._downloader: Downloader | None = None
+
+    async def __aenter__(self) -> Engine:
+        self._client = http.make_client(self._cfg)
+        await self._client.__aenter__()
+        self._downloader = Downloader(
+            settings=self._cfg,
+            client=self._client,
+            store=self._store,
+            safety=self._safety,
+            politeness=self._politeness,
+            observer=self._observer,
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(exc_type, exc, tb)
+
+    async def fetch(self, job: JobMessage) -> FetchOutcome:
+        run = JobRun(max_hops=self._cfg.max_hops)
+        try:
+            async with asyncio.timeout(self._cfg.job_deadline_s):
+                return await self._tiers(job, run)
+        except TimeoutError:
+            run.failed("", FetchFailed(Status.BUDGET_EXHAUSTED, f"job deadline {self._cfg.job_deadline_s}s"))
+            return run.outcome()
+        except StoreFull as exc:
+            return FetchOutcome(status=exc.status, hops=tuple(run.hops), detail=exc.detail)
+
+    async def _tiers(self, job: JobMessage, run: JobRun) -> FetchOutcome:
+        for tier, url in tiers.plan(job, resolver=self._cfg.doi_resolver):
+            if url in run.visited:
+                continue
+            hit = await self._try(url, tier, run)
+            if hit is not None:
+                return hit
+        for url in run.failed_urls(excluding=NOT_ARCHIVABLE)[: self._cfg.wayback_max_lookups]:
+            hit = await self._try_archive(url, run)
+            if hit is not None:
+                return hit
+        return run.outcome()
+
+    async def _try(self, url: str, tier: Tier, run: JobRun) -> FetchOutcome | None:
+        try:
+            return await self._follow(url, tier, run, depth=0)
+        except StoreFull:
+            raise
+        except FetchFailed as exc:
+            run.failed(url, exc)
+            return None
+
+    async def _follow(self, url: str, tier: Tier, run: JobRun, *, depth: int) -> FetchOutcome:
+        got = await self._get(url, tier, run)
+        if isinstance(got, Artifact):
+            return self._hit(got, tier, run)
+        blocked = validate.blocked_status(got.html)
+        if blocked is not None:
+            raise FetchFailed(blocked, got.url[:200])
+        link = landing.pdf_link(got.html, base_url=got.url) or landing.meta_refresh(
+            got.html, base_url=got.url
+        )
+        if link is None or depth >= MAX_PAGE_DEPTH or link in run.visited:
+            status = Status.NO_PDF_LINK if tier in PAGE_TIERS else Status.WRONG_MIMETYPE
+            raise FetchFailed(status, got.url[:200])
+        return await self._follow(link, Tier.LANDING if tier is Tier.DOI else tier, run, depth=depth + 1)
+
+    async def _try_archive(self, original: str, run: JobRun) -> FetchOutcome | None:
+        try:
+            got = await self._get(
+                wayback.availability_url(self._cfg.wayback_availability_url, original), Tier.ARCHIVE, run
+            )
+            replay = wayback.raw_replay_url(got.html) if isinstance(got, Page) else None
+            if replay is None:
+                return None
+            return await self._follow(replay, Tier.ARCHIVE, run, depth=MAX_PAGE_DEPTH)
+        except StoreFull:
+            raise
+        except FetchFailed as exc:
+            run.failed(original, exc)
+            return None
+
+    async def _get(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
+        assert self._downloader is not None, "use Engine as an async context manager"
+        return await self._downloader.get(url, tier, run)
+
+    def _hit(self, got: Artifact, tier: Tier, run: JobRun) -> FetchOutcome:
+        return FetchOutcome(
+            status=Status.SUCCESS,
+            hops=tuple(run.hops),
+            sha256=got.ref.sha256,
+            size=got.ref.size,
+            mimetype=got.mimetype,
+            final_url=got.url,
+            tier=tier,
+        )

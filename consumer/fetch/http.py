@@ -1,0 +1,39 @@
+"""The one place the HTTP client library is imported (httpx; see docs/ENGINE.md for the benchmark)."""
+
+from __future__ import annotations
+
+import httpx
+
+from consumer.fetch.settings import EngineSettings
+from schemas import Status
+
+Client = httpx.AsyncClient
+Response = httpx.Response
+TransportError = httpx.TransportError
+# Per-connection pool limits; the politeness gates keep per-host concurrency far below this.
+MAX_CONNECTIONS = 256
+
+
+def make_client(settings: EngineSettings) -> httpx.AsyncClient:
+    """Redirects are followed by the engine (each hop is checked and recorded), never by the client."""
+    timeout = httpx.Timeout(
+        settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.job_deadline_s
+    )
+    return httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"user-agent": settings.user_agent, "accept": "application/pdf, text/html;q=0.8, */*;q=0.5"},
+        limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+    )
+
+
+def transport_status(exc: httpx.TransportError) -> Status:
+    """The status of a failed exchange."""
+    if isinstance(exc, httpx.TimeoutException):
+        return Status.TIMEOUT
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return Status.TRUNCATED_BODY
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return Status.INVALID_URL
+    return Status.CONNECT_ERROR

@@ -1,0 +1,44 @@
+"""Engine settings (prefix DOCFETCH_): read once by the process, then passed to `Engine`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EngineSettings(BaseSettings):
+    """Limits, politeness and endpoints of the download engine."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+
+    doi_resolver: str = "https://doi.org/"
+    wayback_availability_url: str = "https://archive.org/wayback/available"
+    # Off in production. When on, only addresses in private_allowlist pass (loopback by default), so a
+    # test or demo never reaches a real private network.
+    allow_private_hosts: bool = False
+    private_allowlist: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    user_agent: str = "docfetch/0.1 (+mailto:docfetch-ops@example.org)"
+    job_deadline_s: float = Field(default=120.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=30.0, gt=0)
+    max_hops: int = Field(default=20, ge=1)
+    max_redirects: int = Field(default=8, ge=0)
+    max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Landing pages bigger than this are not parsed (real ones are well under 1 MiB).
+    max_html_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    # Tries of one request on a transient failure (connect, timeout, 429, 5xx), backing off with jitter.
+    retry_attempts: int = Field(default=3, ge=1)
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+    retry_after_cap_s: float = Field(default=30.0, ge=0)
+    host_concurrency: int = Field(default=2, ge=1)
+    host_min_interval_s: float = Field(default=0.25, ge=0)
+    robots_ttl_s: float = Field(default=3600.0, ge=0)
+    crawl_delay_cap_s: float = Field(default=10.0, ge=0)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=60.0, ge=0)
+    # JSON {"export.arxiv.org": {"concurrency": 1, "min_interval_s": 3.0}}: per-host politeness overrides.
+    host_overrides_path: Path | None = None
+    # Web-archive lookups per job (one per failed candidate, in order).
+    wayback_max_lookups: int = Field(default=3, ge=0)

@@ -1,0 +1,40 @@
+"""The plan of a job: its candidate URLs in tier order, with the DOI routed through the resolver."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from schemas import TIER_ORDER, JobMessage, Tier
+
+# DOI URL forms rewritten to the configured resolver.
+DOI_HOSTS = frozenset({"doi.org", "dx.doi.org", "www.doi.org"})
+
+
+def bare_doi(value: str) -> str:
+    """`10.x/y` from a DOI in any of its common spellings."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and (parts.hostname or "") in DOI_HOSTS:
+        return parts.path.lstrip("/")
+    return value.removeprefix("doi:")
+
+
+def resolver_url(resolver: str, doi: str) -> str:
+    return resolver.rstrip("/") + "/" + bare_doi(doi)
+
+
+def plan(job: JobMessage, *, resolver: str) -> list[tuple[Tier, str]]:
+    """(tier, url) pairs in tier order (stable within a tier), each URL once; archive comes later."""
+    steps: list[tuple[Tier, str]] = []
+    for candidate in job.candidates:
+        url = candidate.url
+        if candidate.tier is Tier.DOI and (urlsplit(url).hostname or "") in DOI_HOSTS:
+            url = resolver_url(resolver, url)
+        steps.append((candidate.tier, url))
+    if job.doi and not any(tier is Tier.DOI for tier, _ in steps):
+        steps.append((Tier.DOI, resolver_url(resolver, job.doi)))
+    steps.sort(key=lambda step: TIER_ORDER.index(step[0]))
+    first_tier: dict[str, Tier] = {}
+    for tier, url in steps:
+        first_tier.setdefault(url, tier)
+    return [(tier, url) for url, tier in first_tier.items()]
