@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from tests.conftest import MakeTopics
@@ -34,15 +33,10 @@ from tests.unit.test_dashboard import dashboard_exprs, documented_series
 
 REPO = Path(__file__).resolve().parents[2]
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
-JOBS = 2400
+JOBS = 2000
 MISSING_EVERY = 4  # every 4th URL is a 404, so both outcomes and two statuses are counted
 STALL_MAX_S = 60.0  # a stalled response is released at the latest then, or when the origin stops
 STOP_TIMEOUT_S = 30.0
-pytestmark = pytest.mark.xfail(
-    not (REPO / "consumer" / "cli.py").exists(),
-    reason="docfetch-consumer run (consumer/cli.py, issue 4) has not landed yet",
-    strict=True,
-)
 
 
 class Origin(ThreadingHTTPServer):
@@ -162,7 +156,7 @@ async def test_jobs_total_matches_producer_status(make_topics: MakeTopics, tmp_p
         targets = [f"127.0.0.1:{p}" for p in ports]
         prom = stack.enter_context(prometheus_server(targets, tmp_dir=tmp_path / "prom"))
         total = "sum(docfetch_jobs_total)"
-        prom.wait_for(total, lambda r: bool(r) and float(r[0]["value"][1]) >= JOBS, timeout_s=150)
+        prom.wait_for(total, lambda r: bool(r) and float(r[0]["value"][1]) >= JOBS, timeout_s=240)
         await asyncio.sleep(2)  # two more scrapes: a count above JOBS (a job counted twice) would show now
         outcomes = by_label(prom, "sum by (outcome) (docfetch_jobs_total)", "outcome")
         failed = by_label(prom, 'sum by (status) (docfetch_jobs_total{outcome="failed"})', "status")
@@ -231,10 +225,13 @@ async def test_stalled_partition_fails_healthz_and_fires_the_stuck_alert(
         assert (
             await run_cli(settings, "seed", str(tmp_path / "works.csv"), "--format", "urls", "--quiet") == 0
         )
+        # The stalled response must outlast the test: minimal fetcher and engine timeouts raised.
         stall = {
             "DOCFETCH_STALL_TIMEOUT_S": "5",
             "DOCFETCH_DRAIN_TIMEOUT_S": "1",
-            "DOCFETCH_FETCH_TIMEOUT_S": "120",
+            "DOCFETCH_FETCH_TIMEOUT_S": "300",
+            "DOCFETCH_READ_TIMEOUT_S": "300",
+            "DOCFETCH_JOB_DEADLINE_S": "300",
         }
         process = stack.enter_context(consumer(settings, tmp_path, port=port, **stall))
         rules = stuck_rule_file(tmp_path, age_s=3, for_s=2)
