@@ -27,8 +27,10 @@ class StateStore:
     latest: dict[str, tuple[State, int]] = field(default_factory=dict)
     undecodable: int = 0
 
-    def apply(self, raw: bytes | None) -> None:
-        if raw is None:  # a tombstone: the operator deleted the job's state
+    def apply(self, key: bytes | None, raw: bytes | None) -> None:
+        if raw is None:  # a tombstone: the operator deleted the job's state, it is pending again
+            if key is not None:
+                self.latest.pop(key.decode("ascii", "replace"), None)
             return
         try:
             job_id, state, attempt, _status = peek_state(raw)
@@ -76,7 +78,7 @@ async def restore(
         while await reader.position(tp) < end:
             batch = await reader.getmany(tp, timeout_ms=RESTORE_POLL_MS, max_records=MAX_RECORDS_PER_POLL)
             for msg in batch.get(tp, ()):
-                store.apply(msg.value)
+                store.apply(msg.key, msg.value)
                 count += 1
     finally:
         await reader.stop()

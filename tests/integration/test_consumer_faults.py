@@ -70,15 +70,15 @@ async def test_kill_9_at_random_moments_loses_nothing(make_topics: MakeTopics, t
     store = tmp_path / "store"
     rng = random.Random(4)
     async with origin() as farm, ProcessPool(tmp_path / "logs") as pool:
-        jobs = [make_job(farm.url(f"/slow/0.2/w{i}"), work=f"W{i}") for i in range(900)]
+        jobs = [make_job(farm.url(f"/slow/0.5/w{i}"), work=f"W{i}") for i in range(900)]
         await seed(settings, jobs)
-        procs = [pool.consumer(f"c{n}", options(settings, store, concurrency=8)) for n in range(3)]
+        procs = [pool.consumer(f"c{n}", options(settings, store, concurrency=4)) for n in range(3)]
         for kill in range(3):
             await asyncio.sleep(rng.uniform(3, 7))
             victim = rng.randrange(3)
             procs[victim].kill()
             await procs[victim].wait(10)
-            procs[victim] = pool.consumer(f"c{victim}-r{kill}", options(settings, store, concurrency=8))
+            procs[victim] = pool.consumer(f"c{victim}-r{kill}", options(settings, store, concurrency=4))
         finishers = [pool.consumer(f"f{n}", options(settings, store, exit_when_idle_s=3)) for n in range(1)]
         await finishers[0].wait_for_log(r"event=restored", 60)
         for proc in procs:
