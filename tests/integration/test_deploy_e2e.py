@@ -92,8 +92,14 @@ def origin() -> Iterator[str]:
 
 
 @contextmanager
-def consumer(settings: Any, tmp: Path, *, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`docfetch-consumer run` as a process (settings from DOCFETCH_* variables); SIGTERM on exit."""
+def consumer(
+    settings: Any, tmp: Path, *, port: int, origin_base: str, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`docfetch-consumer run` as a process (settings from DOCFETCH_* variables); SIGTERM on exit.
+
+    Every endpoint the engine could call is on the loopback origin, and politeness is off: the test's
+    thousands of jobs share one host, which real politeness would spread over minutes.
+    """
     environ = {
         **os.environ,
         "DOCFETCH_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
@@ -104,6 +110,12 @@ def consumer(settings: Any, tmp: Path, *, port: int, **env: str) -> Iterator[sub
         "DOCFETCH_STORE": str(tmp / "store"),
         "DOCFETCH_METRICS_PORT": str(port),
         "DOCFETCH_ALLOW_PRIVATE_HOSTS": "true",
+        "DOCFETCH_DOI_RESOLVER": f"{origin_base}/doi/",
+        "DOCFETCH_WAYBACK_AVAILABILITY_URL": f"{origin_base}/wayback/available",
+        "DOCFETCH_WAYBACK_MAX_LOOKUPS": "0",
+        "DOCFETCH_HOST_CONCURRENCY": "64",
+        "DOCFETCH_HOST_MIN_INTERVAL_S": "0",
+        "DOCFETCH_BREAKER_FAILURES": "1000000",
         **env,
     }
     argv = [sys.executable, "-c", "import sys; from consumer.cli import main; sys.exit(main())", "run"]
@@ -152,7 +164,9 @@ async def test_jobs_total_matches_producer_status(make_topics: MakeTopics, tmp_p
         assert (
             await run_cli(settings, "seed", str(tmp_path / "works.csv"), "--format", "urls", "--quiet") == 0
         )
-        processes = [stack.enter_context(consumer(settings, tmp_path, port=p)) for p in ports]
+        processes = [
+            stack.enter_context(consumer(settings, tmp_path, port=p, origin_base=base)) for p in ports
+        ]
         targets = [f"127.0.0.1:{p}" for p in ports]
         prom = stack.enter_context(prometheus_server(targets, tmp_dir=tmp_path / "prom"))
         total = "sum(docfetch_jobs_total)"
@@ -233,7 +247,7 @@ async def test_stalled_partition_fails_healthz_and_fires_the_stuck_alert(
             "DOCFETCH_READ_TIMEOUT_S": "300",
             "DOCFETCH_JOB_DEADLINE_S": "300",
         }
-        process = stack.enter_context(consumer(settings, tmp_path, port=port, **stall))
+        process = stack.enter_context(consumer(settings, tmp_path, port=port, origin_base=base, **stall))
         rules = stuck_rule_file(tmp_path, age_s=3, for_s=2)
         prom = stack.enter_context(
             prometheus_server([f"127.0.0.1:{port}"], tmp_dir=tmp_path / "prom", rule_files=[rules])
