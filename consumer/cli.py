@@ -10,12 +10,16 @@ import signal
 import sys
 from contextlib import AbstractAsyncContextManager
 
+from pydantic import ValidationError
+
 from consumer.app import FetcherFactory, run
 from consumer.errors import ConfigError, ConsumerError
+from consumer.fetch import Engine, EngineSettings
 from consumer.fetch_minimal import minimal_fetcher
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
-from consumer.settings import ConsumerSettings, Guarantee, consumer_settings
+from consumer.settings import ConsumerSettings, FetcherKind, Guarantee, consumer_settings
+from consumer.storage import Store
 from producer.errors import ConfigError as KafkaConfigError
 from producer.settings import add_kafka_flags, kafka_settings
 
@@ -31,6 +35,7 @@ RUN_FLAGS = {
     "session_timeout_ms": "session_timeout_ms",
     "heartbeat_interval_ms": "heartbeat_interval_ms",
     "commit_interval_s": "commit_interval_s",
+    "fetcher": "fetcher",
 }
 
 
@@ -56,15 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--max-poll-interval-ms", type=int, help="[DOCFETCH_MAX_POLL_INTERVAL_MS]")
     run_p.add_argument("--session-timeout-ms", type=int, help="[DOCFETCH_SESSION_TIMEOUT_MS]")
     run_p.add_argument("--heartbeat-interval-ms", type=int, help="[DOCFETCH_HEARTBEAT_INTERVAL_MS]")
+    run_p.add_argument(
+        "--fetcher", choices=[k.value for k in FetcherKind], help="[DOCFETCH_FETCHER, minimal]"
+    )
     run_p.add_argument("--commit-interval-s", type=float, help="[DOCFETCH_COMMIT_INTERVAL_S, 0.1]")
     add_kafka_flags(run_p)
     return parser
 
 
 def default_fetchers(cfg: ConsumerSettings) -> FetcherFactory:
-    """The minimal fetcher until the download engine (consumer.fetch.Engine) is wired here."""
+    """The download engine (its settings read here, once) or the minimal fetcher."""
+    try:
+        engine_cfg = EngineSettings() if cfg.fetcher is FetcherKind.ENGINE else None
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid engine setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+        ) from None
 
     def make(metrics: Metrics) -> AbstractAsyncContextManager[Fetcher]:
+        if engine_cfg is not None:
+            store = Store(cfg.store, max_bytes=engine_cfg.max_bytes)
+            return Engine(settings=engine_cfg, store=store, observer=metrics)
         return minimal_fetcher(
             store=cfg.store, timeout_s=cfg.fetch_timeout_s, max_bytes=cfg.max_body_bytes, observer=metrics
         )
