@@ -102,11 +102,13 @@ class Downloader:
             recorded = False
             try:
                 async with self._client.stream("GET", url) as response:
+                    gate.answered()
                     self._observer.http_request(tier, f"{response.status_code // 100}xx")
                     run.record(url, tier, response.status_code)
                     recorded = True
                     return await self._handle(response, url, gate)
             except http.TransportError as exc:
+                gate.answered()
                 gate.failed()
                 if not recorded:
                     self._observer.http_request(tier, "error")
@@ -183,10 +185,12 @@ class Downloader:
         async with gate.slot():
             try:
                 async with self._client.stream("GET", url) as response:
+                    gate.answered()
                     self._observer.http_request(self._robots_tier, f"{response.status_code // 100}xx")
                     body = await self._read_capped(response)
                     return response.status_code, body
             except http.TransportError as exc:
+                gate.answered()
                 self._observer.http_request(self._robots_tier, "error")
                 raise FetchFailed(http.transport_status(exc), f"robots.txt: {type(exc).__name__}") from exc
 

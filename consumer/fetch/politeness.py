@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from pathlib import Path
 from consumer.fetch.errors import FetchFailed
 from schemas import Status
 
-# Added to every minimum interval: the origin sees request arrivals, which jitter by a few ms on send.
-INTERVAL_MARGIN_S = 0.005
+# Added to every minimum interval: timers may fire a little early and clocks are coarse.
+INTERVAL_MARGIN_S = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +40,20 @@ def load_overrides(path: Path | None) -> dict[str, HostPolicy]:
 
 
 class HostGate:
-    """One host's gate. `async with gate.slot():` waits for a free slot and for the interval to pass."""
+    """One host's gate. `async with gate.slot():` waits for a free slot and for the interval to pass.
+
+    With a minimum interval, the next request starts only after the previous one was answered (headers or
+    an error) plus the interval: the request reached the origin before its answer, so the gaps the origin
+    sees between arrivals can never undercut the interval, whatever the connect latency.
+    """
 
     def __init__(self, policy: HostPolicy, *, breaker_failures: int, breaker_cooldown_s: float) -> None:
         self._slots = asyncio.Semaphore(policy.concurrency)
         self._start_lock = asyncio.Lock()
+        self._answer = asyncio.Event()
         self.min_interval_s = policy.min_interval_s
-        self._next_start_s = 0.0
+        self._next_start_s = 0.0  # math.inf while a request waits for its answer
+        self._deferred_until_s = 0.0
         self._failures = 0
         self._open_until_s = 0.0
         self._breaker_failures, self._breaker_cooldown_s = breaker_failures, breaker_cooldown_s
@@ -56,10 +64,30 @@ class HostGate:
             raise FetchFailed(Status.REMOTE_SERVER_ERROR, "circuit open: host failing repeatedly")
         async with self._slots:
             async with self._start_lock:
-                await asyncio.sleep(max(0.0, self._next_start_s - time.monotonic()))
+                await self._wait_due()
                 if self.min_interval_s > 0:
-                    self._next_start_s = time.monotonic() + self.min_interval_s + INTERVAL_MARGIN_S
-            yield
+                    self._next_start_s = math.inf
+            try:
+                yield
+            finally:
+                self.answered()
+
+    async def _wait_due(self) -> None:
+        while True:
+            if self._next_start_s == math.inf:
+                self._answer.clear()
+                await self._answer.wait()
+                continue
+            wait_s = max(self._next_start_s, self._deferred_until_s) - time.monotonic()
+            if wait_s <= 0:
+                return
+            await asyncio.sleep(wait_s)
+
+    def answered(self) -> None:
+        """The request in flight got its answer: the next may start one interval from now."""
+        if self._next_start_s == math.inf:
+            self._next_start_s = time.monotonic() + self.min_interval_s + INTERVAL_MARGIN_S
+            self._answer.set()
 
     def slow_down(self, *, at_least_s: float) -> None:
         """Raise the interval (Crawl-delay); never lowers it."""
@@ -67,7 +95,7 @@ class HostGate:
 
     def defer(self, delay_s: float) -> None:
         """No request starts before `delay_s` from now (Retry-After)."""
-        self._next_start_s = max(self._next_start_s, time.monotonic() + delay_s)
+        self._deferred_until_s = max(self._deferred_until_s, time.monotonic() + delay_s)
 
     def succeeded(self) -> None:
         self._failures = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class RobotsCache:
     def __init__(self, *, fetch: RobotsFetch, user_agent: str, ttl_s: float) -> None:
         self._fetch, self._user_agent, self._ttl_s = fetch, user_agent, ttl_s
         self._entries: dict[str, _Entry] = {}
+        self._loading: dict[str, asyncio.Lock] = {}
 
     async def check(self, url: str) -> float | None:
         """Raise ROBOTS_DISALLOWED when robots.txt forbids `url`; return the Crawl-delay (s) if any."""
@@ -42,10 +44,11 @@ class RobotsCache:
     async def _entry(self, url: str) -> _Entry:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
-        entry = self._entries.get(origin)
-        if entry is None or entry.expires_s < time.monotonic():
-            entry = await self._load(origin)
-            self._entries[origin] = entry
+        async with self._loading.setdefault(origin, asyncio.Lock()):  # one fetch per origin, others wait
+            entry = self._entries.get(origin)
+            if entry is None or entry.expires_s < time.monotonic():
+                entry = await self._load(origin)
+                self._entries[origin] = entry
         return entry
 
     async def _load(self, origin: str) -> _Entry:
