@@ -180,8 +180,10 @@ async def test_jobs_total_matches_producer_status(make_topics: MakeTopics, tmp_p
         assert status["statuses"] == failed and status["pending"] == 0
         assert set(prom.targets_up().values()) == {"up"} and all(p.poll() is None for p in processes)
         check_exposed_names(prom)
-        empty = [e for e in dashboard_exprs() if "dlq" not in e and not prom.query(grafana(e))]
-        assert empty == []
+        # No poison was seeded and no Pushgateway runs here: those panels are empty by design.
+        quiet = ("docfetch_dlq_", "docfetch_seed_")
+        shown = [e for e in dashboard_exprs() if not any(q in e for q in quiet)]
+        assert [e for e in shown if not prom.query(grafana(e))] == []
     assert [p.returncode for p in processes] == [0, 0]
 
 
