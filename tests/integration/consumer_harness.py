@@ -33,6 +33,10 @@ class Origin:
     port: int = 0
     hits: Counter[str] = field(default_factory=Counter)
 
+    def downloads(self) -> int:
+        """Requests for content (the engine's robots.txt checks are not downloads)."""
+        return sum(n for path, n in self.hits.items() if path != "/robots.txt")
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
@@ -56,6 +60,8 @@ class Origin:
 
     async def answer(self, path: str) -> tuple[int, bytes]:
         parts = path.strip("/").split("/")
+        if path == "/robots.txt":
+            return 404, b"none"  # 4xx: everything allowed
         if parts[0] == "slow":
             await asyncio.sleep(float(parts[1]))
         if parts[0] == "status":

@@ -30,7 +30,7 @@ async def test_slow_origin_does_not_get_the_consumer_evicted(make_topics: MakeTo
     log = proc.log_text()
     assert log.count("event=assigned") == 1, log[-3000:]
     assert "event=revoked partitions=[0" not in log and "event=fenced" not in log
-    assert sum(farm.hits.values()) == 22  # nothing downloaded twice
+    assert farm.downloads() == 22  # nothing downloaded twice
     result = await check_invariants(settings, store)
     assert result.violations == []
     assert len(result.finalized_per_job) == 22
@@ -55,7 +55,7 @@ async def test_consumers_joining_and_leaving_lose_nothing(make_topics: MakeTopic
         for proc in [*others, late]:
             assert await proc.wait(RUN_TIMEOUT_S) == 0, proc.tail()
     result = await check_invariants(settings, store)
-    redownloads = sum(farm.hits.values()) - len(jobs)
+    redownloads = farm.downloads() - len(jobs)
     print(
         f"\nrebalances: {sum(p.log_text().count('event=assigned') for p in pool.processes)}, "
         f"re-downloads {redownloads}"
@@ -86,7 +86,7 @@ async def test_kill_9_at_random_moments_loses_nothing(make_topics: MakeTopics, t
         for proc in [*procs, *finishers]:
             assert await proc.wait(RUN_TIMEOUT_S) == 0, proc.tail()
     result = await check_invariants(settings, store, timeout_s=60)
-    redownloads = sum(farm.hits.values()) - len(jobs)
+    redownloads = farm.downloads() - len(jobs)
     print(f"\nkill -9 x3: re-downloads {redownloads} of {len(jobs)} jobs")
     assert result.violations == []
     assert sorted(result.finalized_per_job.values()) == [1] * len(jobs)
@@ -106,9 +106,7 @@ async def test_zombie_after_sigstop_finalizes_nothing_twice(
         zombie = pool.consumer("zombie", options(settings, store, "--guarantee", guarantee, concurrency=24))
         await zombie.wait_for_log(r"event=restored", 30)
         await seed(settings, jobs)
-        await poll_until(
-            lambda: sum(farm.hits.values()) >= 10, timeout_s=30, interval_s=0.05, what="downloads"
-        )
+        await poll_until(lambda: farm.downloads() >= 10, timeout_s=30, interval_s=0.05, what="downloads")
         zombie.pause()
         heir = pool.consumer("heir", options(settings, store, "--guarantee", guarantee, exit_when_idle_s=4))
         await heir.wait_for_log(r"event=assigned epoch=\d+ partitions=\[0, 1\]", 40)

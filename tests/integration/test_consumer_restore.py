@@ -61,5 +61,7 @@ async def test_restore_of_200k_records_before_taking_work(make_topics: MakeTopic
     assert restored is not None, proc.tail()
     print(f"restore: {restored[1]} records in {restored[2]}s = {restored[3]} records/s")
     assert int(restored[1]) == RESTORE_RECORDS
-    assert farm.hits == {f"/pdf/n{i}": 1 for i in range(5)}  # R7 skipped without I/O
+    assert {p: n for p, n in farm.hits.items() if p != "/robots.txt"} == {
+        f"/pdf/n{i}": 1 for i in range(5)
+    }  # R7 skipped without I/O
     assert "/pdf/R7" not in farm.hits
