@@ -1,0 +1,97 @@
+"""The consumer app in this process with an injected Fetcher: metrics, health, storage-error pause."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from consumer.app import run
+from consumer.fetch_minimal import MinimalFetcher
+from consumer.metrics import Metrics
+from consumer.outcome import FetchOutcome
+from consumer.settings import ConsumerSettings
+from consumer.storage import Store
+from schemas import JobMessage, Status
+from tests.conftest import MakeTopics
+from tests.faults.harness.waiting import poll_until
+from tests.integration.consumer_harness import check_invariants, make_job, origin, seed
+
+PAUSE_S = 2.0
+
+
+class FirstStoreFails:
+    """Delegates to a real MinimalFetcher, except the first job reports a full store."""
+
+    def __init__(self, inner: MinimalFetcher) -> None:
+        self.inner, self.started_at = inner, []
+
+    async def fetch(self, job: JobMessage) -> FetchOutcome:
+        self.started_at.append(time.monotonic())
+        if len(self.started_at) == 1:
+            return FetchOutcome(status=Status.STORAGE_ERROR, detail="disk full (test)")
+        return await self.inner.fetch(job)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+async def test_metrics_health_and_storage_pause(make_topics: MakeTopics, tmp_path: Path) -> None:
+    settings = await make_topics(partitions=1)
+    port = free_port()
+    cfg = ConsumerSettings(
+        store=tmp_path / "store", concurrency=1, metrics_port=port, exit_when_idle_s=3,
+        storage_pause_s=PAUSE_S, session_timeout_ms=6000, heartbeat_interval_ms=500,
+    )  # fmt: skip
+    async with origin() as farm, httpx.AsyncClient(timeout=5, trust_env=False) as client:
+        jobs = [make_job(farm.url(f"/pdf/m{i}"), work=f"M{i}") for i in range(6)]
+        await seed(settings, jobs)
+        fetcher: FirstStoreFails | None = None
+
+        @contextlib.asynccontextmanager
+        async def fetchers(metrics: Metrics) -> AsyncIterator[FirstStoreFails]:
+            nonlocal fetcher
+            async with httpx.AsyncClient(trust_env=False) as http:
+                inner = MinimalFetcher(client=http, store=Store(cfg.store, max_bytes=10**6), observer=metrics)
+                fetcher = FirstStoreFails(inner)
+                yield fetcher
+
+        app = asyncio.create_task(run(settings, cfg, fetchers, stop=asyncio.Event()))
+        base = f"http://127.0.0.1:{port}"
+
+        async def jobs_counted() -> str | None:
+            try:
+                text = (await client.get(f"{base}/metrics")).text
+            except httpx.ConnectError:  # not listening yet: the app checks the topics first
+                return None
+            return text if sum(samples(text, "docfetch_jobs_total").values()) == 6 else None
+
+        text = await poll_until(jobs_counted, timeout_s=60, interval_s=0.3, what="6 jobs counted")
+        ready, healthy = await client.get(f"{base}/readyz"), await client.get(f"{base}/healthz")
+        assert await asyncio.wait_for(app, 60) == 0
+    jobs_total = samples(text, "docfetch_jobs_total")
+    assert jobs_total[(("outcome", "failed"), ("status", "storage-error"))] == 1
+    assert jobs_total[(("outcome", "finalized"), ("status", "success"))] == 5
+    assert samples(text, "docfetch_http_requests_total") == {(("code_class", "2xx"), ("tier", "oa_pdf")): 5}
+    assert ready.status_code == 200 and healthy.status_code == 200
+    assert fetcher is not None and fetcher.started_at[1] - fetcher.started_at[0] >= PAUSE_S * 0.9
+    result = await check_invariants(settings, cfg.store)
+    assert result.violations == [] and result.failed == 1
