@@ -135,16 +135,19 @@ async def read_topics(settings: KafkaSettings) -> Topics:
 
 
 def check_terminal(topics: Topics, report: AuditReport, *, settled: bool) -> None:
-    latest_job = {p.job_id: p for p in topics.positions if p.job_id is not None}
-    report.counts["seeded"] = len(latest_job)
+    wanted: dict[str, int] = {}  # job id -> highest attempt asked for (a re-seed may repeat attempt 0)
+    for pos in topics.positions:
+        if pos.job_id is not None:
+            wanted[pos.job_id] = max(pos.attempt, wanted.get(pos.job_id, 0))
+    report.counts["seeded"] = len(wanted)
     report.counts["poison"] = sum(p.job_id is None for p in topics.positions)
-    for job_id, pos in sorted(latest_job.items()):
-        if _terminal_at(topics.state.history.get(job_id, []), pos.attempt) is not None:
+    for job_id, attempt in sorted(wanted.items()):
+        if _terminal_at(topics.state.history.get(job_id, []), attempt) is not None:
             report.counts["terminal"] += 1
             continue
         report.counts["pending"] += 1
         if settled:
-            report.violations.append(Violation("terminal", job_id, f"pending at attempt {pos.attempt}"))
+            report.violations.append(Violation("terminal", job_id, f"pending at attempt {attempt}"))
     for partition, offset, reason in topics.state.undecodable:
         report.violations.append(Violation("terminal", f"state {partition}/{offset}", reason))
     latest = topics.state.latest.values()

@@ -126,7 +126,7 @@ async def test_pending_is_counted_and_is_a_violation_when_settled(
     await publish(settings, settings.jobs_topic, [job("W1"), job("W2"), job("W3")])
     failed = record("W2", State.FAILED, status=Status.NOT_FOUND)
     requeued = job("W3", attempt=1)  # terminal at attempt 0, then re-published at attempt 1: pending again
-    await publish(settings, settings.jobs_topic, [requeued])
+    await publish(settings, settings.jobs_topic, [requeued, job("W3")])  # a re-seed after it changes nothing
     await publish(
         settings, settings.state_topic, [record("W1", State.PLANNED), failed, finalized("W3", b"x")]
     )
