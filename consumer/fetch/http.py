@@ -1,8 +1,8 @@
-"""The one place the HTTP client library is imported (httpx; see docs/ENGINE.md for the benchmark)."""
+"""The one place the HTTP client library is imported: httpx2, the maintained continuation of httpx."""
 
 from __future__ import annotations
 
-import httpx
+import httpx2 as httpx  # adopted over httpx 0.28 on the farm benchmark (docs/ENGINE.md)
 
 from consumer.fetch.settings import EngineSettings
 from schemas import Status
