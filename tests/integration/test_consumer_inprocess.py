@@ -95,3 +95,46 @@ async def test_metrics_health_and_storage_pause(make_topics: MakeTopics, tmp_pat
     assert fetcher is not None and fetcher.started_at[1] - fetcher.started_at[0] >= PAUSE_S * 0.9
     result = await check_invariants(settings, cfg.store)
     assert result.violations == [] and result.failed == 1
+
+
+class FirstJobHangs:
+    """The first job never finishes (a wedged download); the others finish at once without I/O."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def fetch(self, job: JobMessage) -> FetchOutcome:
+        self.calls += 1
+        if self.calls == 1:
+            await asyncio.Event().wait()
+        return FetchOutcome(status=Status.NOT_FOUND)
+
+
+async def test_healthz_fails_when_a_partition_stalls(make_topics: MakeTopics, tmp_path: Path) -> None:
+    settings = await make_topics(partitions=1)
+    port = free_port()
+    cfg = ConsumerSettings(
+        store=tmp_path / "store", concurrency=4, metrics_port=port, stall_timeout_s=1.5, drain_timeout_s=0.5,
+        session_timeout_ms=6000, heartbeat_interval_ms=500,
+    )  # fmt: skip
+    await seed(settings, [make_job(f"http://127.0.0.1:9/{i}", work=f"H{i}") for i in range(3)])
+
+    @contextlib.asynccontextmanager
+    async def fetchers(metrics: Metrics) -> AsyncIterator[FirstJobHangs]:
+        yield FirstJobHangs()
+
+    stop = asyncio.Event()
+    app = asyncio.create_task(run(settings, cfg, fetchers, stop=stop))
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
+
+        async def unhealthy() -> httpx.Response | None:
+            try:
+                response = await client.get(f"http://127.0.0.1:{port}/healthz")
+            except httpx.ConnectError:
+                return None
+            return response if response.status_code == 503 else None
+
+        response = await poll_until(unhealthy, timeout_s=60, interval_s=0.3, what="/healthz 503")
+    stop.set()
+    assert await asyncio.wait_for(app, 30) == 0  # drains, abandons the wedged job, exits cleanly
+    assert "partition 0 has lag" in response.text
