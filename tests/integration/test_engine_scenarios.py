@@ -145,6 +145,14 @@ CASES = [
         "private-literal", ((A, "", f"http://{PRIVATE_ADDRESS}:9/x.pdf"),), Status.BLOCKED_PRIVATE_ADDRESS, ()
     ),
     Case("redirect-to-private", ((A, "pdfs", "/to-private/x.pdf"),), Status.BLOCKED_PRIVATE_ADDRESS, (302,)),
+    Case(
+        "name-resolving-to-loopback-refused",
+        ((A, "", "http://localhost:9/x.pdf"),),
+        Status.BLOCKED_PRIVATE_ADDRESS,
+        (),
+        settings={"allow_private_hosts": False},
+    ),
+    Case("connection-refused", ((A, "", "http://127.0.0.11:1/x.pdf"),), Status.CONNECT_ERROR, ()),
     Case("not-http", ((A, "", "ftp://127.0.0.11/x.pdf"),), Status.INVALID_URL, ()),
     Case(
         "loopback-refused-by-default",
