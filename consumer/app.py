@@ -69,7 +69,8 @@ async def poll_loop(
         for tp, messages in batch.items():
             part = own.owned.get(tp)
             if part is None or not part.ready:  # paused after this fetch: read it again later
-                consumer.seek(tp, messages[0].offset)
+                if tp in consumer.assignment():
+                    consumer.seek(tp, messages[0].offset)
                 continue
             for msg in messages:
                 part.accept(msg, own.ctx, own.kafka.dlq_topic, own.tg)

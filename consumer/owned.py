@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
@@ -79,10 +81,10 @@ class Owned:
         )
 
     async def _guarded(
-        self, work: asyncio.Future[None] | object, job_id: str, done: asyncio.Future[None]
+        self, work: Coroutine[Any, Any, None], job_id: str, done: asyncio.Future[None]
     ) -> None:
         try:
-            await work  # type: ignore[misc]
+            await work
         except PartitionLost:
             return  # the partition is gone; whoever saw the failure logged and counted it
         finally:

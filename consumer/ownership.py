@@ -7,6 +7,7 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from consumer.committer import AcknowledgedSink, Sink, TransactionalSink
 from consumer.errors import PartitionLost
@@ -17,6 +18,8 @@ from consumer.statestore import restore
 from schemas import KafkaSettings
 
 log = logging.getLogger("docfetch.consumer")
+ASSIGN_TRIES = 5  # fencing + restore of a partition; a broker restart takes a few seconds
+ASSIGN_RETRY_S = 2.0
 
 
 class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -56,13 +59,33 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
 
     # --- assignment -----------------------------------------------------------------------------
     async def _make_ready(self, part: Owned) -> None:
-        """Fence the previous owner (exactly-once), then restore state partition p, then take jobs."""
+        """Fence the previous owner (exactly-once), then restore state partition p, then take jobs.
+
+        A broker that is briefly unavailable (restart, coordinator move) gets a few tries; after that the
+        error ends the process, whose supervisor restarts it.
+        """
+        for attempt in range(1, ASSIGN_TRIES + 1):
+            try:
+                return await self._try_make_ready(part)
+            except KafkaError as exc:
+                if self.owned.get(part.tp) is not part:
+                    return  # revoked meanwhile: nothing to make ready
+                if attempt == ASSIGN_TRIES:
+                    raise
+                log.warning("event=assign-retry partition=%d error=%r", part.tp.partition, exc)
+                await asyncio.sleep(ASSIGN_RETRY_S)
+
+    async def _try_make_ready(self, part: Owned) -> None:
         sink = await self._sink(part)
-        store, report = await restore(
-            bootstrap_servers=self.kafka.bootstrap_servers,
-            state_topic=self.kafka.state_topic,
-            partition=part.tp.partition,
-        )
+        try:
+            store, report = await restore(
+                bootstrap_servers=self.kafka.bootstrap_servers,
+                state_topic=self.kafka.state_topic,
+                partition=part.tp.partition,
+            )
+        except KafkaError:
+            await sink.close()
+            raise
         if self.owned.get(part.tp) is not part:  # revoked while restoring
             await sink.close()
             return
