@@ -1,0 +1,67 @@
+"""robots.txt policy without the network: allow on 4xx, retry later on 5xx, Crawl-delay, TTL, one fetch."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from consumer.fetch.errors import FetchFailed
+from consumer.fetch.robots import RobotsCache
+from schemas import Status
+
+UA = "docfetch/0.1 (+mailto:ops@example.org)"
+RULES = b"User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n"
+
+
+class _Origin:
+    """Answers robots.txt fetches with a fixed status and body, counting them."""
+
+    def __init__(self, status: int, body: bytes = b"") -> None:
+        self.status, self.body, self.calls = status, body, 0
+
+    async def __call__(self, url: str) -> tuple[int, bytes]:
+        assert url.endswith("/robots.txt")
+        self.calls += 1
+        await asyncio.sleep(0)  # let concurrent callers pile up behind the first
+        return self.status, self.body
+
+
+async def test_disallow_and_crawl_delay() -> None:
+    cache = RobotsCache(fetch=_Origin(200, RULES), user_agent=UA, ttl_s=60)
+    assert await cache.check("http://h.test/public/a.pdf") == 2.0
+    with pytest.raises(FetchFailed) as info:
+        await cache.check("http://h.test/private/a.pdf")
+    assert info.value.status is Status.ROBOTS_DISALLOWED and not info.value.retryable
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 410])
+async def test_4xx_allows_everything(status: int) -> None:
+    cache = RobotsCache(fetch=_Origin(status, RULES), user_agent=UA, ttl_s=60)
+    assert await cache.check("http://h.test/private/a.pdf") is None
+
+
+async def test_5xx_is_retry_later_and_not_cached() -> None:
+    origin = _Origin(503)
+    cache = RobotsCache(fetch=origin, user_agent=UA, ttl_s=60)
+    for _ in range(2):
+        with pytest.raises(FetchFailed) as info:
+            await cache.check("http://h.test/a.pdf")
+        assert info.value.status is Status.REMOTE_SERVER_ERROR and info.value.retryable
+    assert origin.calls == 2
+
+
+async def test_one_fetch_per_origin_within_the_ttl() -> None:
+    origin = _Origin(200, RULES)
+    cache = RobotsCache(fetch=origin, user_agent=UA, ttl_s=60)
+    await asyncio.gather(*(cache.check(f"http://h.test/p{i}.pdf") for i in range(5)))
+    await cache.check("http://other.test/x.pdf")
+    assert origin.calls == 2
+
+
+async def test_expired_entry_is_fetched_again() -> None:
+    origin = _Origin(404)
+    cache = RobotsCache(fetch=origin, user_agent=UA, ttl_s=0)
+    await cache.check("http://h.test/a.pdf")
+    await cache.check("http://h.test/b.pdf")
+    assert origin.calls == 2
