@@ -22,6 +22,7 @@ def make_client(settings: EngineSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=timeout,
         follow_redirects=False,
+        http2=settings.http2,
         trust_env=False,
         headers={"user-agent": settings.user_agent, "accept": "application/pdf, text/html;q=0.8, */*;q=0.5"},
         limits=httpx.Limits(max_connections=MAX_CONNECTIONS),

@@ -19,6 +19,8 @@ class EngineSettings(BaseSettings):
     # test or demo never reaches a real private network.
     allow_private_hosts: bool = False
     private_allowlist: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # HTTP/2 needs the h2 package (the `http2` extra of the client library); off by default.
+    http2: bool = False
     user_agent: str = "docfetch/0.1 (+mailto:docfetch-ops@example.org)"
     job_deadline_s: float = Field(default=120.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
