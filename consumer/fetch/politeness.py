@@ -125,7 +125,17 @@ class Politeness:
     def gate(self, host: str) -> HostGate:
         host = host.lower()
         if host not in self._gates:
-            policy = self._overrides.get(host, self._default)
+            policy = self._policy_for(host)
             failures, cooldown_s = self._breaker
             self._gates[host] = HostGate(policy, breaker_failures=failures, breaker_cooldown_s=cooldown_s)
         return self._gates[host]
+
+    def _policy_for(self, host: str) -> HostPolicy:
+        """The override of the host or of its nearest listed parent domain (arxiv.org covers
+        export.arxiv.org); an IPv4 literal matches only itself."""
+        labels = [] if host.replace(".", "").isdigit() else host.split(".")
+        for i in range(len(labels) - 1):
+            policy = self._overrides.get(".".join(labels[i:]))
+            if policy is not None:
+                return policy
+        return self._overrides.get(host, self._default)
