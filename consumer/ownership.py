@@ -56,6 +56,8 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         log.info("event=revoked partitions=%s", sorted(tp.partition for tp in revoked))
         await asyncio.gather(*(self.release(tp) for tp in revoked if tp in self.owned))
+        if not self.owned:
+            self.out_of_group_since_s = time.monotonic()  # until the next assignment gives us work
 
     # --- assignment -----------------------------------------------------------------------------
     async def _make_ready(self, part: Owned) -> None:
@@ -161,14 +163,16 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
 
     # --- steady state ---------------------------------------------------------------------------
     async def commit_once(self) -> None:
-        """One commit interval: flush every ready partition's batch (one transaction each)."""
-        for tp, part in list(self.owned.items()):
-            if part.sink is None:
-                continue
-            try:
-                await part.sink.flush()
-            except PartitionLost as exc:
-                await self.lose(tp, exc)
+        """One commit interval: each ready partition flushes its batch (one transaction each), in parallel."""
+        await asyncio.gather(*(self._flush(tp, part) for tp, part in list(self.owned.items())))
+
+    async def _flush(self, tp: TopicPartition, part: Owned) -> None:
+        if part.sink is None:
+            return
+        try:
+            await part.sink.flush()
+        except PartitionLost as exc:
+            await self.lose(tp, exc)
 
     def inflight(self) -> int:
         return sum(len(p.tasks) for p in self.owned.values())
