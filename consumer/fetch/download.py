@@ -59,7 +59,6 @@ class Downloader:
         self._robots = RobotsCache(
             fetch=self._robots_txt, user_agent=settings.user_agent, ttl_s=settings.robots_ttl_s
         )
-        self._robots_tier = Tier.OA_PDF
 
     async def get(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
         chain: set[str] = set()
@@ -77,8 +76,7 @@ class Downloader:
     async def _checked_request(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact | str:
         await self._safety.check(url)
         gate = self._politeness.gate(urlsplit(url).hostname or "")
-        self._robots_tier = tier
-        delay_s = await self._robots.check(url)
+        delay_s = await self._robots.check(url, tier=tier)
         if delay_s is not None:
             gate.slow_down(at_least_s=min(delay_s, self._cfg.crawl_delay_cap_s))
         return await self._with_retries(url, tier, run, gate)
@@ -107,7 +105,9 @@ class Downloader:
                     run.record(url, tier, response.status_code)
                     recorded = True
                     return await self._handle(response, url, gate)
-            except http.TransportError as exc:
+            except http.InvalidURL as exc:
+                raise FetchFailed(Status.INVALID_URL, str(exc)[:200]) from exc
+            except http.RequestError as exc:
                 gate.answered()
                 gate.failed()
                 if not recorded:
@@ -180,18 +180,18 @@ class Downloader:
         except StorageError as exc:
             raise StoreFull(str(exc)) from exc
 
-    async def _robots_txt(self, url: str) -> tuple[int, bytes]:
+    async def _robots_txt(self, url: str, tier: Tier) -> tuple[int, bytes]:
         gate = self._politeness.gate(urlsplit(url).hostname or "")
         async with gate.slot():
             try:
                 async with self._client.stream("GET", url) as response:
                     gate.answered()
-                    self._observer.http_request(self._robots_tier, f"{response.status_code // 100}xx")
+                    self._observer.http_request(tier, f"{response.status_code // 100}xx")
                     body = await self._read_capped(response)
                     return response.status_code, body
-            except http.TransportError as exc:
+            except http.RequestError as exc:
                 gate.answered()
-                self._observer.http_request(self._robots_tier, "error")
+                self._observer.http_request(tier, "error")
                 raise FetchFailed(http.transport_status(exc), f"robots.txt: {type(exc).__name__}") from exc
 
     async def _read_capped(self, response: http.Response) -> bytes:

@@ -9,7 +9,8 @@ from schemas import Status
 
 Client = httpx.AsyncClient
 Response = httpx.Response
-TransportError = httpx.TransportError
+RequestError = httpx.RequestError
+InvalidURL = httpx.InvalidURL
 # Per-connection pool limits; the politeness gates keep per-host concurrency far below this.
 MAX_CONNECTIONS = 256
 
@@ -29,7 +30,7 @@ def make_client(settings: EngineSettings) -> httpx.AsyncClient:
     )
 
 
-def transport_status(exc: httpx.TransportError) -> Status:
+def transport_status(exc: httpx.RequestError) -> Status:
     """The status of a failed exchange."""
     if isinstance(exc, httpx.TimeoutException):
         return Status.TIMEOUT
@@ -37,4 +38,6 @@ def transport_status(exc: httpx.TransportError) -> Status:
         return Status.TRUNCATED_BODY
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return Status.INVALID_URL
+    if isinstance(exc, httpx.DecodingError):
+        return Status.TERMINAL_BAD_STATUS  # a body that cannot be decoded per its Content-Encoding
     return Status.CONNECT_ERROR

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from consumer.fetch.errors import FetchFailed
-from schemas import Status
+from schemas import Status, Tier
 
-# Fetches a robots.txt URL: (HTTP status, body). Raises FetchFailed on transport failure.
-RobotsFetch = Callable[[str], Awaitable[tuple[int, bytes]]]
+# Fetches a robots.txt URL for a request of a tier: (HTTP status, body). Raises FetchFailed on failure.
+RobotsFetch = Callable[[str, Tier], Awaitable[tuple[int, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +31,9 @@ class RobotsCache:
         self._entries: dict[str, _Entry] = {}
         self._loading: dict[str, asyncio.Lock] = {}
 
-    async def check(self, url: str) -> float | None:
+    async def check(self, url: str, *, tier: Tier) -> float | None:
         """Raise ROBOTS_DISALLOWED when robots.txt forbids `url`; return the Crawl-delay (s) if any."""
-        entry = await self._entry(url)
+        entry = await self._entry(url, tier)
         if entry.rules is None:
             return None
         if not entry.rules.can_fetch(url, self._user_agent):
@@ -41,18 +41,18 @@ class RobotsCache:
         delay = entry.rules.crawl_delay(self._user_agent)
         return float(delay) if delay is not None else None
 
-    async def _entry(self, url: str) -> _Entry:
+    async def _entry(self, url: str, tier: Tier) -> _Entry:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         async with self._loading.setdefault(origin, asyncio.Lock()):  # one fetch per origin, others wait
             entry = self._entries.get(origin)
             if entry is None or entry.expires_s < time.monotonic():
-                entry = await self._load(origin)
+                entry = await self._load(origin, tier)
                 self._entries[origin] = entry
         return entry
 
-    async def _load(self, origin: str) -> _Entry:
-        status, body = await self._fetch(origin + "/robots.txt")
+    async def _load(self, origin: str, tier: Tier) -> _Entry:
+        status, body = await self._fetch(origin + "/robots.txt", tier)
         expires_s = time.monotonic() + self._ttl_s
         if status >= 500:
             raise FetchFailed(Status.REMOTE_SERVER_ERROR, f"robots.txt answered {status}; retry later")

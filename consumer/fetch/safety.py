@@ -21,6 +21,15 @@ async def system_resolver(host: str) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+def _valid_host(host: str) -> bool:
+    """A DNS name (IDNA-encodable, letters/digits/hyphens/dots/underscores) or an IP literal."""
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return all(c.isalnum() or c in ".-_:%" for c in ascii_host)
+
+
 class Safety:
     """Checks each hop before any connection: scheme, host, and every address the host resolves to."""
 
@@ -32,7 +41,7 @@ class Safety:
     async def check(self, url: str) -> None:
         """Raise FetchFailed(INVALID_URL | BLOCKED_PRIVATE_ADDRESS | CONNECT_ERROR) for a refused URL."""
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_host(parts.hostname):
             raise FetchFailed(Status.INVALID_URL, f"not an http(s) URL: {url[:200]}")
         for address in await self._addresses(parts.hostname):
             if not self._allowed(ipaddress.ip_address(address.split("%")[0])):

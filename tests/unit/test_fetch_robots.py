@@ -8,7 +8,7 @@ import pytest
 
 from consumer.fetch.errors import FetchFailed
 from consumer.fetch.robots import RobotsCache
-from schemas import Status
+from schemas import Status, Tier
 
 UA = "docfetch/0.1 (+mailto:ops@example.org)"
 RULES = b"User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n"
@@ -20,7 +20,7 @@ class _Origin:
     def __init__(self, status: int, body: bytes = b"") -> None:
         self.status, self.body, self.calls = status, body, 0
 
-    async def __call__(self, url: str) -> tuple[int, bytes]:
+    async def __call__(self, url: str, tier: Tier) -> tuple[int, bytes]:
         assert url.endswith("/robots.txt")
         self.calls += 1
         await asyncio.sleep(0)  # let concurrent callers pile up behind the first
@@ -29,16 +29,16 @@ class _Origin:
 
 async def test_disallow_and_crawl_delay() -> None:
     cache = RobotsCache(fetch=_Origin(200, RULES), user_agent=UA, ttl_s=60)
-    assert await cache.check("http://h.test/public/a.pdf") == 2.0
+    assert await cache.check("http://h.test/public/a.pdf", tier=Tier.OA_PDF) == 2.0
     with pytest.raises(FetchFailed) as info:
-        await cache.check("http://h.test/private/a.pdf")
+        await cache.check("http://h.test/private/a.pdf", tier=Tier.OA_PDF)
     assert info.value.status is Status.ROBOTS_DISALLOWED and not info.value.retryable
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 410])
 async def test_4xx_allows_everything(status: int) -> None:
     cache = RobotsCache(fetch=_Origin(status, RULES), user_agent=UA, ttl_s=60)
-    assert await cache.check("http://h.test/private/a.pdf") is None
+    assert await cache.check("http://h.test/private/a.pdf", tier=Tier.OA_PDF) is None
 
 
 async def test_5xx_is_retry_later_and_not_cached() -> None:
@@ -46,7 +46,7 @@ async def test_5xx_is_retry_later_and_not_cached() -> None:
     cache = RobotsCache(fetch=origin, user_agent=UA, ttl_s=60)
     for _ in range(2):
         with pytest.raises(FetchFailed) as info:
-            await cache.check("http://h.test/a.pdf")
+            await cache.check("http://h.test/a.pdf", tier=Tier.OA_PDF)
         assert info.value.status is Status.REMOTE_SERVER_ERROR and info.value.retryable
     assert origin.calls == 2
 
@@ -54,14 +54,14 @@ async def test_5xx_is_retry_later_and_not_cached() -> None:
 async def test_one_fetch_per_origin_within_the_ttl() -> None:
     origin = _Origin(200, RULES)
     cache = RobotsCache(fetch=origin, user_agent=UA, ttl_s=60)
-    await asyncio.gather(*(cache.check(f"http://h.test/p{i}.pdf") for i in range(5)))
-    await cache.check("http://other.test/x.pdf")
+    await asyncio.gather(*(cache.check(f"http://h.test/p{i}.pdf", tier=Tier.OA_PDF) for i in range(5)))
+    await cache.check("http://other.test/x.pdf", tier=Tier.OA_PDF)
     assert origin.calls == 2
 
 
 async def test_expired_entry_is_fetched_again() -> None:
     origin = _Origin(404)
     cache = RobotsCache(fetch=origin, user_agent=UA, ttl_s=0)
-    await cache.check("http://h.test/a.pdf")
-    await cache.check("http://h.test/b.pdf")
+    await cache.check("http://h.test/a.pdf", tier=Tier.OA_PDF)
+    await cache.check("http://h.test/b.pdf", tier=Tier.OA_PDF)
     assert origin.calls == 2
