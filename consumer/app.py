@@ -21,6 +21,8 @@ from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
 from consumer.ownership import Ownership
 from consumer.settings import ConsumerSettings, Guarantee
+from producer import topics
+from producer.errors import TopologyError as ProducerTopologyError
 from schemas import KafkaSettings
 
 log = logging.getLogger("docfetch.consumer")
@@ -110,9 +112,6 @@ async def commit_loop(own: Ownership, interval_s: float) -> None:
 
 async def check_topology(kafka: KafkaSettings) -> None:
     """Refuse to start on missing, non-co-partitioned or non-compacted topics."""
-    from producer import topics  # the shared checker; imported late to keep the producer optional here
-    from producer.errors import TopologyError as ProducerTopologyError
-
     try:
         await topics.check(kafka)
     except ProducerTopologyError as exc:

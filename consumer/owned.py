@@ -43,7 +43,8 @@ class Owned:
     ) -> None:
         """Take one message: poison goes to the DLQ in p's next commit, a job becomes a task."""
         assert self.sink is not None and self.store is not None
-        self.tracker.take(msg.offset)
+        if not self.tracker.take(msg.offset):
+            return  # already in flight or finished under this assignment
         try:
             job = decode_job(msg.value)
         except PoisonMessage as exc:

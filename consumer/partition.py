@@ -18,12 +18,13 @@ class OffsetTracker:
         self._high: int | None = None  # one past the highest offset taken
         self.last_progress_s = time.monotonic()
 
-    def take(self, offset: int) -> None:
-        """An offset was handed out (a job started or a poison message was seen)."""
+    def take(self, offset: int) -> bool:
+        """Hand out an offset; False when it was already handed out (a redelivery after a seek)."""
         if self._high is not None and offset < self._high:
-            raise ValueError(f"offset {offset} taken after {self._high - 1}")
+            return False
         self._open[offset] = time.monotonic()
         self._high = offset + 1
+        return True
 
     def finish(self, offset: int) -> None:
         """The offset's records are durable (or it needs none). Progress = the committable offset moved."""
