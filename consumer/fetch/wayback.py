@@ -18,10 +18,14 @@ def availability_url(endpoint: str, original: str) -> str:
 def raw_replay_url(body: bytes) -> str | None:
     """The `id_` replay URL of the closest available snapshot in an availability answer, or None."""
     try:
-        closest = orjson.loads(body).get("archived_snapshots", {}).get("closest") or {}
-    except (orjson.JSONDecodeError, AttributeError):
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
-    if not closest.get("available") or not isinstance(closest.get("url"), str):
+    snapshots = answer.get("archived_snapshots") if isinstance(answer, dict) else None
+    closest = snapshots.get("closest") if isinstance(snapshots, dict) else None
+    if not isinstance(closest, dict) or closest.get("available") is not True:
         return None
-    url: str = closest["url"]
+    url = closest.get("url")
+    if not isinstance(url, str):
+        return None
     return _SNAPSHOT.sub(lambda m: f"/web/{m.group(1)}id_/", url, count=1)
