@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -107,10 +108,20 @@ async def seed(settings: KafkaSettings, items: Iterable[JobMessage | bytes]) -> 
     return len(acks)
 
 
+# With the download engine as fetcher (DOCFETCH_FETCHER=engine) the loopback origin must be allowed and one
+# host must take the whole test's load; the minimal fetcher ignores these. The caller's environment wins.
+ENGINE_ENV = {
+    "DOCFETCH_ALLOW_PRIVATE_HOSTS": "true",
+    "DOCFETCH_HOST_MIN_INTERVAL_S": "0",
+    "DOCFETCH_HOST_CONCURRENCY": "64",
+}
+
+
 def options(settings: KafkaSettings, store: Path, *extra: str, **kw: object) -> ConsumerOptions:
     """Consumer options with test-friendly group timings (fast joins and fast rebalances)."""
     timings = ("--session-timeout-ms", "6000", "--heartbeat-interval-ms", "500", "--drain-timeout-s", "5")
-    return ConsumerOptions(settings=settings, store=store, extra_args=(*timings, *extra), **kw)  # type: ignore[arg-type]
+    env = {k: os.environ.get(k, v) for k, v in ENGINE_ENV.items()}
+    return ConsumerOptions(settings=settings, store=store, extra_args=(*timings, *extra), env=env, **kw)  # type: ignore[arg-type]
 
 
 async def end_offsets(settings: KafkaSettings) -> dict[int, int]:
