@@ -65,21 +65,29 @@ async def test_consumers_joining_and_leaving_lose_nothing(make_topics: MakeTopic
 
 
 @pytest.mark.faults
-async def test_kill_9_at_random_moments_loses_nothing(make_topics: MakeTopics, tmp_path: Path) -> None:
+@pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])
+async def test_kill_9_at_random_moments_loses_nothing(
+    make_topics: MakeTopics, tmp_path: Path, guarantee: str
+) -> None:
     settings = await make_topics(partitions=6)
     store = tmp_path / "store"
     rng = random.Random(4)
     async with origin() as farm, ProcessPool(tmp_path / "logs") as pool:
         jobs = [make_job(farm.url(f"/slow/0.5/w{i}"), work=f"W{i}") for i in range(900)]
         await seed(settings, jobs)
-        procs = [pool.consumer(f"c{n}", options(settings, store, concurrency=4)) for n in range(3)]
+        flags = ("--guarantee", guarantee)
+        procs = [pool.consumer(f"c{n}", options(settings, store, *flags, concurrency=4)) for n in range(3)]
         for kill in range(3):
             await asyncio.sleep(rng.uniform(3, 7))
             victim = rng.randrange(3)
             procs[victim].kill()
             await procs[victim].wait(10)
-            procs[victim] = pool.consumer(f"c{victim}-r{kill}", options(settings, store, concurrency=4))
-        finishers = [pool.consumer(f"f{n}", options(settings, store, exit_when_idle_s=3)) for n in range(1)]
+            procs[victim] = pool.consumer(
+                f"c{victim}-r{kill}", options(settings, store, *flags, concurrency=4)
+            )
+        finishers = [
+            pool.consumer(f"f{n}", options(settings, store, *flags, exit_when_idle_s=3)) for n in range(1)
+        ]
         await finishers[0].wait_for_log(r"event=restored", 60)
         for proc in procs:
             proc.terminate()
@@ -87,7 +95,7 @@ async def test_kill_9_at_random_moments_loses_nothing(make_topics: MakeTopics, t
             assert await proc.wait(RUN_TIMEOUT_S) == 0, proc.tail()
     result = await check_invariants(settings, store, timeout_s=60)
     redownloads = farm.downloads() - len(jobs)
-    print(f"\nkill -9 x3: re-downloads {redownloads} of {len(jobs)} jobs")
+    print(f"\n{guarantee} kill -9 x3: re-downloads {redownloads} of {len(jobs)} jobs")
     assert result.violations == []
     assert sorted(result.finalized_per_job.values()) == [1] * len(jobs)
 
