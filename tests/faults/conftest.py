@@ -13,6 +13,7 @@ from producer.errors import TopologyError
 from schemas import KafkaSettings
 from tests.faults.harness import Cluster, ProcessPool, TcpProxy
 from tests.faults.harness.waiting import poll_until
+from tests.faults.scenario import RESULTS
 
 CLUSTER_REPLICATION = 3
 
@@ -77,3 +78,30 @@ async def pool(tmp_path: Path) -> AsyncIterator[ProcessPool]:
     """Every process a scenario starts; logs under the test's tmp dir."""
     async with ProcessPool(tmp_path / "logs") as processes:
         yield processes
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the session's scenario rows as the markdown table docs/RELIABILITY.md holds."""
+    if not RESULTS:
+        return
+    terminalreporter.section("fault scenarios (docs/RELIABILITY.md)")
+    terminalreporter.write_line(TABLE_HEAD)
+    for o in RESULTS:
+        bad = sum(o.violations.values())
+        recover = "-" if o.recover_s is None else f"{o.recover_s}"
+        cells = [o.scenario, o.guarantee, o.seeded, o.finalized, o.failed, o.pending, o.duplicates]
+        opened = "-" if o.open_at_fault is None else o.open_at_fault
+        cells += [
+            opened,
+            o.redownloads,
+            recover,
+            o.stale_temp_files,
+            "ok" if bad == 0 else f"{bad} violations",
+        ]
+        terminalreporter.write_line("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+TABLE_HEAD = (
+    "| scenario | guarantee | seeded | finalized | failed | pending | duplicates visible | open at fault "
+    "| re-downloads | time to recover (s) | stale temp files | audit |\n" + "|---" * 12 + "|"
+)
