@@ -40,7 +40,12 @@ demo: $(STAMP)
 demo-down:
 	-$(BIN)/python scripts/demo down
 
-bench: $(STAMP)
+# Benchmarks need Scrapy (the peer), pinned in requirements-bench.lock, installed on first use.
+$(VENV)/.bench: $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install -q -r requirements-bench.lock
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
 	$(BIN)/python bench/run_all.py
 
 kafka-up:

@@ -45,7 +45,7 @@ class ConsumerSettings(BaseSettings):
     # /healthz fails when the consumer has held no partition for this long.
     out_of_group_s: float = Field(default=120.0, gt=0)
     # The lead switches the default to ENGINE once the tests run with it (consumer.fetch, DOCFETCH_* there).
-    fetcher: FetcherKind = FetcherKind.MINIMAL
+    fetcher: FetcherKind = FetcherKind.ENGINE
     # fetch_minimal only (the engine has its own limits).
     fetch_timeout_s: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
