@@ -92,7 +92,7 @@ async def ensure(settings: KafkaSettings, *, partitions: int, replication: int) 
         specs = _specs(settings, count or partitions, replication)
         wanted = [t for t in specs if before.partitions.get(t.name) is None]
         created = await _create(admin, wanted)
-        after = await describe(admin, settings)
+        after = await _settled(admin, settings)
     finally:
         await admin.close()
     found = problems(settings, after)
@@ -102,6 +102,18 @@ async def ensure(settings: KafkaSettings, *, partitions: int, replication: int) 
 
 
 TOPIC_ALREADY_EXISTS = 36  # Kafka error code: a concurrent `ensure` won the race
+
+
+async def _settled(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> Topology:
+    """Describe until every topic shows up: on a multi-node cluster the broker answering may not have
+    the new topics' metadata yet even after the creating broker showed them."""
+    deadline = asyncio.get_running_loop().time() + CREATE_TIMEOUT_S
+    while True:
+        topology = await describe(admin, settings)
+        done = all(n is not None for n in topology.partitions.values())
+        if done or asyncio.get_running_loop().time() > deadline:
+            return topology  # still missing after the deadline: the caller names the problem
+        await asyncio.sleep(0.2)
 
 
 async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:

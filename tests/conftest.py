@@ -11,6 +11,9 @@ from producer import topics
 from schemas import KafkaSettings
 from tests.kafka_harness import Broker, start_broker
 
+# The origin farm fixtures (origin_farm, engine_settings, make_job) for every test.
+pytest_plugins = ["tests.integration.farm_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[Broker]:
