@@ -61,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--max-poll-interval-ms", type=int, help="[DOCFETCH_MAX_POLL_INTERVAL_MS]")
     run_p.add_argument("--session-timeout-ms", type=int, help="[DOCFETCH_SESSION_TIMEOUT_MS]")
     run_p.add_argument("--heartbeat-interval-ms", type=int, help="[DOCFETCH_HEARTBEAT_INTERVAL_MS]")
-    run_p.add_argument(
-        "--fetcher", choices=[k.value for k in FetcherKind], help="[DOCFETCH_FETCHER, engine]"
-    )
+    run_p.add_argument("--fetcher", choices=[k.value for k in FetcherKind], help="[DOCFETCH_FETCHER, engine]")
     run_p.add_argument("--commit-interval-s", type=float, help="[DOCFETCH_COMMIT_INTERVAL_S, 0.1]")
     add_kafka_flags(run_p)
     return parser
