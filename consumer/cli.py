@@ -99,6 +99,8 @@ async def _main(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, functools.partial(_stopping, stop, sig))
+    swept = Store(cfg.store, max_bytes=cfg.max_body_bytes).sweep_temps(older_than_s=cfg.temp_grace_s)
+    logging.getLogger("docfetch.consumer").info("event=store_swept store=%s stale_temps=%d", cfg.store, swept)
     return await run(kafka, cfg, default_fetchers(cfg), stop=stop)
 
 

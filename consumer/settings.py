@@ -37,6 +37,9 @@ class ConsumerSettings(BaseSettings):
     drain_timeout_s: float = Field(default=10.0, ge=0)
     # After a STORAGE_ERROR outcome intake pauses this long instead of failing the whole queue.
     storage_pause_s: float = Field(default=30.0, ge=0)
+    # Temp files older than this are leftovers of killed processes and are swept at start-up; far above
+    # any job deadline, so a live writer of another consumer sharing the store is never touched.
+    temp_grace_s: float = Field(default=3600.0, gt=0)
     max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
     session_timeout_ms: int = Field(default=45_000, ge=1_000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)

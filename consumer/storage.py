@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,18 @@ class Store:
                 out.close()
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+    def sweep_temps(self, *, older_than_s: float) -> int:
+        """Remove temp files left by killed writers; returns how many. A live writer's temp is younger than
+        any job deadline, so a grace far above it never touches one."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for tmp in self.root.glob(f"{TEMP_PREFIX}*") if self.root.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed += 1
+        return removed
 
     def _open_temp(self) -> tuple[IO[bytes], Path]:
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,16 @@ async def test_unwritable_root_is_a_retryable_storage_error(tmp_path: Path) -> N
         async with store.writer():
             pass
     assert info.value.retryable
+
+
+def test_sweep_removes_only_stale_temps(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=1024)
+    stale, fresh, other = tmp_path / ".tmp-stale", tmp_path / ".tmp-fresh", tmp_path / "keep"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"x")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert store.sweep_temps(older_than_s=3600) == 1
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert Store(tmp_path / "missing", max_bytes=1).sweep_temps(older_than_s=1) == 0
