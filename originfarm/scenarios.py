@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from urllib.parse import parse_qs
 
@@ -67,6 +68,10 @@ class Scenarios:
             return _status(int(rest[0]))
         if kind == "flaky" and rest and rest[0].isdigit():
             return self.flaky(req.host + req.path, int(rest[0]), name)
+        if kind == "flap" and rest and rest[0].isdigit():
+            return flap(int(rest[0]), name)
+        if kind == "cut" and rest and rest[0].isdigit():
+            return self.cut(req.host + req.path, int(rest[0]), name)
         if kind == "offsite" and len(rest) >= 2 and rest[0] in HOSTS:
             return _redirect(self.url(rest[0], "/" + "/".join(rest[1:])))
         if kind == "to-private":
@@ -83,6 +88,14 @@ class Scenarios:
         if self.flaky_seen[key] <= fail_times:
             return Response(503, b"try again", {"retry-after": "0"})
         return Response(200, make_pdf(name, DEFAULT_PDF_BYTES), dict(PDF))
+
+    def cut(self, key: str, cut_times: int, name: str) -> Response:
+        """The first `cut_times` requests of a path close the connection mid-body; later ones succeed."""
+        self.flaky_seen[key] += 1
+        pdf = make_pdf(name, DEFAULT_PDF_BYTES)
+        if self.flaky_seen[key] <= cut_times:
+            return Response(200, pdf[: len(pdf) // 2], dict(PDF), declared_extra=len(pdf) - len(pdf) // 2)
+        return Response(200, pdf, dict(PDF))
 
     def doi(self, parts: list[str]) -> Response:
         if len(parts) < 2 or not parts[0].startswith("10."):
@@ -152,6 +165,13 @@ def broken(kind: str, name: str) -> Response | None:
         case "meta-refresh":
             return Response(200, pages.meta_refresh_page(f"/pdf/20000/{name}.pdf"), dict(HTML))
     return None
+
+
+def flap(period_ms: int, name: str) -> Response:
+    """A host flapping on the farm's clock: 503 (no Retry-After) in odd periods of `period_ms`, else 200."""
+    if period_ms > 0 and int(time.monotonic() * 1000 // period_ms) % 2:
+        return Response(503, b"flapping")
+    return Response(200, make_pdf(name, DEFAULT_PDF_BYTES), dict(PDF))
 
 
 def _redirect(location: str, status: int = 302) -> Response:

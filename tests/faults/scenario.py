@@ -11,9 +11,11 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from originfarm import Farm
 from producer import audit
 from producer.statereader import read_state
 from schemas import Candidate, JobMessage, KafkaSettings, Tier, encode, job_id_for_work
@@ -24,6 +26,40 @@ from tests.faults.harness.waiting import poll_until
 RESULTS: list[Outcome] = []  # rows of this session, printed by conftest's terminal summary
 STATE_POLL_S = 1.0  # a full read_committed read of the state topic per poll; cheap at these sizes
 SEEDED_AT_MS = 1_000
+
+
+class Counted(Protocol):
+    """An origin that counts the GETs of job documents (re-downloads = GETs beyond one per job)."""
+
+    @property
+    def total_requests(self) -> int: ...
+
+
+class FarmDocs:
+    """Counts the origin farm's GETs of job documents on `hosts` (robots.txt and Wayback lookups apart)."""
+
+    def __init__(self, farm: Farm, *hosts: str) -> None:
+        self.farm, self.hosts = farm, hosts
+
+    @property
+    def total_requests(self) -> int:
+        stats = self.farm.stats
+        return sum(
+            n for h in self.hosts for path, n in stats.host(h).requests.items() if path != "/robots.txt"
+        )
+
+
+def farm_env(farm: Farm, **overrides: object) -> dict[str, str]:
+    """DOCFETCH_* engine settings for consumer processes fetching from the origin farm: loopback allowed,
+    resolver and Wayback on the farm, no politeness interval; `overrides` by EngineSettings field name."""
+    values: dict[str, object] = {
+        "allow_private_hosts": "true",
+        "doi_resolver": farm.url("doi", "/"),
+        "wayback_availability_url": farm.url("archive", "/wayback/available"),
+        "host_min_interval_s": 0,
+        **overrides,
+    }
+    return {f"DOCFETCH_{k.upper()}": str(v) for k, v in values.items()}
 
 
 @dataclass
@@ -121,7 +157,7 @@ async def conclude(
     settings: KafkaSettings,
     store: Path,
     *,
-    origin: Origin,
+    origin: Counted,
     jobs: list[JobMessage],
     guarantee: str,
     recover_s: float | None,
