@@ -1,0 +1,147 @@
+"""Restore: time and peak memory to restore N state records (FINALIZED-sized) into one process.
+
+The records are written once to a fresh state topic of PARTITIONS partitions; then each variant runs in a
+child process (its own maxrss):
+
+- `restore-seq`: consumer.statestore.restore, one partition after another (the one-partition rate);
+- `restore-par`: the same, all partitions at once (what a consumer assigned several partitions does);
+- `restore-big`: restore-par with larger fetches (statestore's fetch constants raised in the child);
+- `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (the ceiling).
+
+    .venv/bin/python -m bench.restore --records 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import subprocess
+import sys
+import time
+import uuid
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.common import REPO, bootstrap_servers, fresh_topics
+
+PARTITIONS = 4
+VARIANTS = ("bare-seq", "restore-seq", "bare-par", "restore-par", "restore-big")
+BIG_FETCH = {"FETCH_MAX_BYTES": 128 * 2**20, "PARTITION_FETCH_MAX_BYTES": 64 * 2**20}
+
+
+def state_record(i: int) -> tuple[bytes, bytes]:
+    """A FINALIZED record shaped like the consumer's (~650 bytes of JSON)."""
+    job_id = f"{i:064x}"
+    url = f"http://127.0.0.11:8970/pdf/102400/b{i}.pdf"
+    value = orjson.dumps(
+        {"schema": 1, "job_id": job_id, "work_id": f"W{i:09d}", "state": "FINALIZED",
+         "status": "success", "attempt": 0, "owner": "bench-host-1234-abcdef", "epoch": 3,
+         "source_partition": i % PARTITIONS, "source_offset": i, "ts_ms": 1_764_000_000_000 + i,
+         "sha256": f"{i * 7919:064x}", "size": 102400, "mimetype": "application/pdf",
+         "final_url": url, "tier": "oa_pdf", "detail": None,
+         "hops": [{"url": url, "tier": "oa_pdf", "status_code": 200, "outcome": "success"}]}
+    )  # fmt: skip
+    return job_id.encode(), value
+
+
+async def write_records(bootstrap: str, topic: str, count: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=50, max_batch_size=2**20)
+    await producer.start()
+    try:
+        futures = []
+        for part in range(PARTITIONS):
+            batch = producer.create_batch()
+            for i in range(part, count, PARTITIONS):
+                key, value = state_record(i)
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=part))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)
+            futures.append(await producer.send_batch(batch, topic, partition=part))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def bare(bootstrap: str, topic: str, partition: int) -> int:
+    tp = TopicPartition(topic, partition)
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
+    await reader.start()
+    count = 0
+    try:
+        reader.assign([tp])
+        await reader.seek_to_beginning(tp)
+        end = (await reader.end_offsets([tp]))[tp]
+        while await reader.position(tp) < end:
+            batch = await reader.getmany(tp, timeout_ms=200, max_records=50_000)
+            count += len(batch.get(tp, ()))
+    finally:
+        await reader.stop()
+    return count
+
+
+async def child(variant: str, bootstrap: str, topic: str) -> dict[str, object]:
+    from consumer import statestore
+
+    if variant == "restore-big":
+        for name, value in BIG_FETCH.items():
+            setattr(statestore, name, value)
+    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def one(p: int) -> object:
+        if variant.startswith("bare"):
+            return bare(bootstrap, topic, p)
+        return statestore.restore(bootstrap_servers=bootstrap, state_topic=topic, partition=p)
+
+    started = time.perf_counter()
+    if variant.endswith("seq"):
+        results = [await one(p) for p in range(PARTITIONS)]  # type: ignore[misc]
+    else:
+        results = await asyncio.gather(*(one(p) for p in range(PARTITIONS)))  # type: ignore[misc]
+    seconds = time.perf_counter() - started
+    records = sum(r if isinstance(r, int) else r[1].records for r in results)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"variant": variant, "records": records, "seconds": seconds, "rate": records / seconds,
+            "peak_mib": peak_kib / 1024, "added_mib": (peak_kib - baseline_kib) / 1024}  # fmt: skip
+
+
+def run_child(variant: str, bootstrap: str, topic: str, records: int) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.restore", "_child", variant, bootstrap, topic],
+        cwd=REPO, capture_output=True, text=True, timeout=120 + records / 5_000,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"restore child {variant} exited {out.returncode}: {out.stderr[-2000:]}")
+    result: dict[str, object] = orjson.loads(out.stdout.strip().splitlines()[-1])
+    if result["records"] != records:
+        raise RuntimeError(f"{variant} restored {result['records']} of {records}")
+    return result
+
+
+async def prepared_topic(records: int) -> tuple[str, str]:
+    bootstrap = bootstrap_servers()
+    settings = await fresh_topics(bootstrap, f"bench-restore-{uuid.uuid4().hex[:6]}", PARTITIONS)
+    await write_records(bootstrap, settings.state_topic, records)
+    return bootstrap, settings.state_topic
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    bootstrap, topic = asyncio.run(prepared_topic(args.records))
+    for _ in range(args.repeats):
+        for variant in VARIANTS:
+            print(orjson.dumps(run_child(variant, bootstrap, topic, args.records)).decode(), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["_child"]:
+        print(orjson.dumps(asyncio.run(child(*sys.argv[2:5]))).decode())
+    else:
+        main()
