@@ -116,7 +116,18 @@ async def publish(settings: KafkaSettings, values: list[JobMessage | bytes]) -> 
 def options(settings: KafkaSettings, store: Path, *, guarantee: str = "exactly-once") -> ConsumerOptions:
     """Consumer options for scenarios: short session timeout so a dead member is noticed in seconds."""
     fast = ("--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000", "--drain-timeout-s", "5")
-    return ConsumerOptions(settings, store, concurrency=8, guarantee=guarantee, extra_args=fast)
+    return ConsumerOptions(
+        settings, store, concurrency=8, guarantee=guarantee, extra_args=fast, env=LOOPBACK_ENGINE
+    )
+
+
+# The download engine (the consumer's default fetcher) refuses loopback unless allowed; scenarios fetch from
+# a loopback origin and measure faults, not politeness.
+LOOPBACK_ENGINE = {
+    "DOCFETCH_ALLOW_PRIVATE_HOSTS": "true",
+    "DOCFETCH_HOST_MIN_INTERVAL_S": "0",
+    "DOCFETCH_HOST_CONCURRENCY": "64",
+}
 
 
 async def terminal_count(settings: KafkaSettings, job_ids: set[str]) -> int:

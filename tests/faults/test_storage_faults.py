@@ -17,7 +17,15 @@ import pytest
 from tests.conftest import MakeTopics
 from tests.faults.harness import ProcessPool
 from tests.faults.harness.origin import PAD_BYTES, Origin
-from tests.faults.scenario import conclude, jobs_for, options, publish, settle, wait_all_terminal
+from tests.faults.scenario import (
+    LOOPBACK_ENGINE,
+    conclude,
+    jobs_for,
+    options,
+    publish,
+    settle,
+    wait_all_terminal,
+)
 from tests.faults.test_consumer_faults import assert_invariants
 
 pytestmark = pytest.mark.faults
@@ -51,7 +59,10 @@ async def test_disk_full_then_space_freed(make_topics: MakeTopics, small_store: 
     async with Origin(body_delay_s=0.02) as origin, ProcessPool(tmp_path / "logs") as pool:
         jobs = jobs_for(origin, JOBS)
         await publish(settings, list(jobs))
-        opts = replace(options(settings, small_store), env={"DOCFETCH_STORAGE_PAUSE_S": STORAGE_PAUSE_S})
+        opts = replace(
+            options(settings, small_store),
+            env={**LOOPBACK_ENGINE, "DOCFETCH_STORAGE_PAUSE_S": STORAGE_PAUSE_S},
+        )
         consumer = pool.consumer("c0", opts)
         # the store fills after about a third of the jobs; the consumer logs that it pauses intake
         await consumer.wait_for_log("event=intake-paused reason=storage-error", timeout_s=90)
