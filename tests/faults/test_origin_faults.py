@@ -31,8 +31,7 @@ pytestmark = pytest.mark.faults
 
 PARTITIONS = 6
 CONSUMERS = 2
-FLAP_PERIOD_MS = 500  # the flapping host answers 503 for half a second, then 200 for half a second
-REQUEUE_ROUNDS = 4  # a flapping host recovers within a few attempts; more would hide a real bug
+REQUEUE_ROUNDS = 6  # a flapping host recovers within a few attempts; more would hide a real bug
 # Engine timings scaled down from production (60 s breaker cooldown, 30 s read timeout) so a scenario
 # lasts tens of seconds; retries and the breaker themselves stay on, as in production.
 ENGINE = {"breaker_cooldown_s": 2.0, "host_concurrency": 4, "job_deadline_s": 30.0}
@@ -156,33 +155,50 @@ async def test_farm_flap_and_cut_routes(origin_farm: Farm) -> None:
         assert codes == {200, 503}
 
 
+FLAP_CASES = {
+    # 503 for 2 s, then 200 for 2 s: three tries backing off 0.5 s and 1 s (jittered) carry a job over
+    # most 503 phases, the breaker (5 failures) and unlucky jitter do not
+    "retries": {"period_ms": 2000, "job_deadline_s": 30.0, "statuses": {"remote-server-error"}},
+    # the same host with a 1 s job deadline: a job landing in a 503 phase runs out of time
+    "short deadline": {
+        "period_ms": 2000,
+        "job_deadline_s": 1.0,
+        "statuses": {"remote-server-error", "budget-exhausted"},
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(FLAP_CASES))
 async def test_host_flapping_between_503_and_200(
-    make_topics: MakeTopics, origin_farm: Farm, tmp_path: Path
+    make_topics: MakeTopics, origin_farm: Farm, tmp_path: Path, case: str
 ) -> None:
+    spec = FLAP_CASES[case]
     settings = await make_topics(partitions=PARTITIONS)
-    store, env = tmp_path / "store", farm_env(origin_farm, **ENGINE)
-    jobs = farm_jobs(
-        origin_farm, [("pdfs", f"/flap/{FLAP_PERIOD_MS}/{n}.pdf") for n in range(120)], prefix="P"
-    )
-    docs = FarmDocs(origin_farm, "pdfs")
+    store = tmp_path / "store"
+    env = farm_env(origin_farm, **{**ENGINE, "job_deadline_s": spec["job_deadline_s"]})
+    paths = [("pdfs", f"/flap/{spec['period_ms']}/{n}.pdf") for n in range(120)]
+    jobs, docs = farm_jobs(origin_farm, paths, prefix="P"), FarmDocs(origin_farm, "pdfs")
+    name = f"origin: host flapping 503/200 every {spec['period_ms'] / 1000:g} s, {case}"
     async with ProcessPool(tmp_path / "logs") as pool:
         await publish(settings, list(jobs))
         first_s, outcomes = await run_pass(pool, settings, store, env, jobs)
         first, _ = await conclude(
-            "origin: host flapping 503/200 (first pass)", settings, store, origin=docs, jobs=jobs,
-            guarantee="exactly-once", recover_s=first_s,
+            f"{name} (first pass)", settings, store, origin=docs, jobs=jobs, guarantee="exactly-once",
+            recover_s=first_s,
         )  # fmt: skip
         assert_invariants(first.violations)
-        # retries within the job (3 tries, backoff, breaker) carry most jobs over a 503 half-period; what
-        # they do not is FAILED remote-server-error, retryable, and nothing else
-        assert set(outcomes) <= {("FINALIZED", "success"), ("FAILED", "remote-server-error")}, outcomes
+        # what the retries inside the job do not carry over a 503 phase ends FAILED with a retryable
+        # status the config implies, and nothing else
+        failed = {status for state, status in outcomes if state == "FAILED"}
+        assert failed <= spec["statuses"], outcomes
         assert first.finalized > 0 and first.duplicates == 0
-        rounds, recover_s = (0, 0.0) if first.failed == 0 else await requeue_until_finalized(
-            pool, settings, store, env, jobs
-        )  # fmt: skip
+        print(f"{name}: first pass {dict(outcomes)}")
+        if first.failed == 0:
+            return
+        rounds, recover_s = await requeue_until_finalized(pool, settings, store, env, jobs)
         outcome, _ = await conclude(
-            f"origin: host flapping 503/200, then {rounds} requeue round(s)", settings, store, origin=docs,
-            jobs=jobs, guarantee="exactly-once", recover_s=recover_s,
+            f"{name}, then {rounds} requeue round(s)", settings, store, origin=docs, jobs=jobs,
+            guarantee="exactly-once", recover_s=recover_s,
         )  # fmt: skip
     assert_invariants(outcome.violations)
     assert outcome.finalized == len(jobs) and outcome.failed == 0 and outcome.duplicates == 0
@@ -207,6 +223,7 @@ async def test_host_stalling_mid_body(make_topics: MakeTopics, origin_farm: Farm
         healthy_s = await wait_jobs(settings, healthy, finalized, timeout_s=180)
         at_healthy = await latest_by_job(settings, stalled)
         stalled_open = len(stalled) - sum(terminal(*v) for v in at_healthy.values())
+        assert stalled_open > 0, "every stalled job ended before the healthy ones: no overlap to test"
         await wait_jobs(settings, jobs, terminal, timeout_s=240)
         all_s = time.monotonic() - started
         for proc in running:
@@ -217,7 +234,7 @@ async def test_host_stalling_mid_body(make_topics: MakeTopics, origin_farm: Farm
         outcome, _ = await conclude(
             "origin: 1 in 4 hosts' bodies stall (read timeout 1 s)", settings, store,
             origin=FarmDocs(origin_farm, "pdfs", "polite"), jobs=jobs, guarantee="exactly-once",
-            recover_s=all_s, open_at_fault=stalled_open,
+            recover_s=all_s,
         )  # fmt: skip
     assert_invariants(outcome.violations)
     assert outcome.finalized == len(healthy) and outcome.failed == len(stalled), outcome
@@ -229,8 +246,8 @@ async def test_host_stalling_mid_body(make_topics: MakeTopics, origin_farm: Farm
     assert stalled_outcomes[("FAILED", "timeout")] > 0, stalled_outcomes
     # the healthy jobs, sharing partitions with the stalled ones, did not wait for them
     assert healthy_s < all_s, (healthy_s, all_s)
-    print(f"stall: healthy all FINALIZED after {healthy_s:.1f}s, all terminal after {all_s:.1f}s, "
-          f"stalled outcomes {dict(stalled_outcomes)}")  # fmt: skip
+    print(f"stall: healthy all FINALIZED after {healthy_s:.1f}s ({stalled_open} stalled still open), "
+          f"all terminal after {all_s:.1f}s, stalled outcomes {dict(stalled_outcomes)}")  # fmt: skip
 
 
 async def test_host_closing_connections_mid_body(
