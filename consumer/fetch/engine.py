@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from types import TracebackType
 
 from consumer.fetch import http, landing, tiers, validate, wayback
 from consumer.fetch.download import Artifact, Downloader, Page
 from consumer.fetch.errors import FetchFailed, StoreFull
-from consumer.fetch.politeness import HostPolicy, Politeness, load_overrides
+from consumer.fetch.politeness import JOB_DEADLINE_AT, HostPolicy, Politeness, load_overrides
 from consumer.fetch.run import JobRun
 from consumer.fetch.safety import Resolver, Safety, system_resolver
 from consumer.fetch.settings import EngineSettings
@@ -77,6 +78,7 @@ class Engine:
 
     async def fetch(self, job: JobMessage) -> FetchOutcome:
         run = JobRun(max_hops=self._cfg.max_hops)
+        JOB_DEADLINE_AT.set(time.monotonic() + self._cfg.job_deadline_s)
         try:
             async with asyncio.timeout(self._cfg.job_deadline_s):
                 return await self._tiers(job, run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import math
 import time
@@ -14,6 +15,10 @@ from pathlib import Path
 
 from consumer.fetch.errors import FetchFailed
 from schemas import Status
+
+# When the running job must be done (time.monotonic()); the engine sets it per job. A request to a host
+# whose circuit is open waits out the cooldown when the job can afford it, and fails fast otherwise.
+JOB_DEADLINE_AT: contextvars.ContextVar[float] = contextvars.ContextVar("job_deadline_at", default=math.inf)
 
 # Added to every minimum interval: timers may fire a little early and clocks are coarse.
 INTERVAL_MARGIN_S = 0.002
@@ -60,8 +65,7 @@ class HostGate:
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        if time.monotonic() < self._open_until_s:
-            raise FetchFailed(Status.REMOTE_SERVER_ERROR, "circuit open: host failing repeatedly")
+        await self._wait_circuit()
         async with self._slots:
             async with self._start_lock:
                 await self._wait_due()
@@ -71,6 +75,15 @@ class HostGate:
                 yield
             finally:
                 self.answered()
+
+    async def _wait_circuit(self) -> None:
+        """An open circuit closes at `_open_until_s`: wait for it if the job's deadline is later."""
+        now = time.monotonic()
+        if now >= self._open_until_s:
+            return
+        if self._open_until_s >= JOB_DEADLINE_AT.get():
+            raise FetchFailed(Status.REMOTE_SERVER_ERROR, "circuit open: host failing repeatedly")
+        await asyncio.sleep(self._open_until_s - now)
 
     async def _wait_due(self) -> None:
         while True:

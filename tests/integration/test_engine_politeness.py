@@ -92,3 +92,18 @@ async def test_circuit_breaker_stops_hammering_a_failing_host(origin_farm: Farm,
     assert [o.status for o in outcomes] == [Status.REMOTE_SERVER_ERROR] * 4
     assert origin_farm.stats.total("pdfs") == 1 + 3  # robots.txt, one job's three tries, then open
     assert outcomes[-1].detail is not None and "circuit open" in outcomes[-1].detail
+
+
+async def test_open_circuit_is_waited_out_when_the_job_deadline_allows(
+    origin_farm: Farm, tmp_path: Path
+) -> None:
+    settings = engine_settings(
+        origin_farm, breaker_failures=3, retry_attempts=3, wayback_max_lookups=0, breaker_cooldown_s=0.5
+    )
+    failing = origin_farm.url("pdfs", "/status/500/c.pdf")
+    good = origin_farm.url("pdfs", "/pdf/20000/after-cooldown.pdf")
+    async with Engine(settings=settings, store=Store(tmp_path, max_bytes=1 << 20)) as engine:
+        first = await engine.fetch(make_job((Tier.OA_PDF, failing)))
+        second = await engine.fetch(make_job((Tier.OA_PDF, good)))
+    assert first.status is Status.REMOTE_SERVER_ERROR
+    assert second.status is Status.SUCCESS, second.detail  # waited 0.5 s for the circuit instead of failing
