@@ -6,6 +6,8 @@ child process (its own maxrss):
 - `restore-seq`: consumer.statestore.restore, one partition after another (the one-partition rate);
 - `restore-par`: the same, all partitions at once (what a consumer assigned several partitions does);
 - `restore-big`: restore-par with larger fetches (statestore's fetch constants raised in the child);
+- `restore-fast`: restore-par with a candidate `StateStore.apply` (`fast_apply` below: the Kafka key as the
+  job id, state and attempt found in the raw bytes, full JSON decode only as a fallback);
 - `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (the ceiling).
 
     .venv/bin/python -m bench.restore --records 1000000
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import resource
 import subprocess
 import sys
@@ -27,7 +30,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench.common import REPO, bootstrap_servers, fresh_topics
 
 PARTITIONS = 4
-VARIANTS = ("bare-seq", "restore-seq", "bare-par", "restore-par", "restore-big")
+VARIANTS = ("bare-seq", "restore-seq", "bare-par", "restore-par", "restore-big", "restore-fast")
+# orjson writes StateRecord fields in declaration order: state, status, attempt are adjacent.
+STATE_ATTEMPT = re.compile(rb'"state":"([A-Z]+)","status":(?:null|"[a-z-]+"),"attempt":(\d+)')
 BIG_FETCH = {"FETCH_MAX_BYTES": 128 * 2**20, "PARTITION_FETCH_MAX_BYTES": 64 * 2**20}
 
 
@@ -84,9 +89,23 @@ async def bare(bootstrap: str, topic: str, partition: int) -> int:
     return count
 
 
+def fast_apply(store: object, key: bytes | None, raw: bytes | None) -> None:
+    """Candidate StateStore.apply: no full JSON decode on the common path."""
+    from consumer import statestore
+
+    match = STATE_ATTEMPT.search(raw) if raw is not None and key is not None else None
+    if match is None:
+        statestore.StateStore.apply(store, key, raw)  # type: ignore[arg-type]
+        return
+    state = statestore._STATES[match[1].decode()]
+    store.latest[key.decode("ascii")] = (state, int(match[2]))  # type: ignore[attr-defined,union-attr]
+
+
 async def child(variant: str, bootstrap: str, topic: str) -> dict[str, object]:
     from consumer import statestore
 
+    if variant == "restore-fast":
+        statestore.StateStore.apply = fast_apply  # type: ignore[method-assign]
     if variant == "restore-big":
         for name, value in BIG_FETCH.items():
             setattr(statestore, name, value)
