@@ -26,7 +26,7 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -p no:cacheprovider
 
 test-faults: $(STAMP)
-	$(BIN)/python -m pytest tests/faults -m faults -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m faults -rA -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
