@@ -44,7 +44,13 @@ async def run(
         shared = await stack.enter_async_context(idempotent_producer(kafka, cfg))
         async with asyncio.TaskGroup() as tg:
             ctx = JobContext(
-                fetcher, metrics, kafka.state_topic, owner_id(), pause_intake=lambda: own.pause_intake()
+                fetcher,
+                metrics,
+                kafka.state_topic,
+                owner_id(),
+                pause_intake=lambda: own.pause_intake(),
+                storage_ready=lambda: own.storage_ready(),
+                downloads=asyncio.Semaphore(cfg.concurrency),
             )
             own = Ownership(kafka=kafka, cfg=cfg, consumer=consumer, ctx=ctx, tg=tg, shared_producer=shared)
             health = Health(own, cfg)
@@ -66,7 +72,7 @@ async def poll_loop(
     last_message_s, next_tick_s = time.monotonic(), 0.0
     while not stop.is_set():
         own.apply_pauses()
-        free = max(1, cfg.concurrency - own.inflight())
+        free = max(1, own.intake_limit() - own.inflight())
         batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=free)
         for tp, messages in batch.items():
             part = own.owned.get(tp)

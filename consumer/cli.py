@@ -44,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", required=True)
     run_p = sub.add_parser("run", help="join the group and fetch jobs until stopped (SIGTERM drains)")
     run_p.add_argument("--store", help="artifact store directory [DOCFETCH_STORE, ./store]")
-    run_p.add_argument("--concurrency", type=int, help="jobs in flight [DOCFETCH_CONCURRENCY, 16]")
+    run_p.add_argument(
+        "--concurrency",
+        type=int,
+        help="downloads in flight (jobs taken: twice that) [DOCFETCH_CONCURRENCY, 16]",
+    )
     run_p.add_argument("--guarantee", choices=[g.value for g in Guarantee], help="[DOCFETCH_GUARANTEE]")
     run_p.add_argument(
         "--metrics-port", type=int, help="/metrics /healthz /readyz; 0 = off [DOCFETCH_METRICS_PORT]"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from consumer.committer import Sink
@@ -27,6 +27,10 @@ class JobContext:
     state_topic: str
     owner: str
     pause_intake: Callable[[], None]
+    # Resolves once no storage pause is running: no download starts while the store is failing.
+    storage_ready: Callable[[], Awaitable[None]]
+    # --concurrency bounds downloads; jobs waiting for their PLANNED or terminal commit hold no slot.
+    downloads: asyncio.Semaphore
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,9 @@ async def run_job(job: JobMessage, at: Placed, ctx: JobContext) -> None:
     await at.sink.add([_out(state_record(job, at, ctx, attempt=attempt, outcome=None), ctx, at)])
     at.store.set(job.job_id, State.PLANNED, attempt)
     started = time.monotonic()
-    outcome = await fetch_safely(ctx.fetcher, job)
+    async with ctx.downloads:
+        await ctx.storage_ready()
+        outcome = await fetch_safely(ctx.fetcher, job)
     if outcome.status is Status.STORAGE_ERROR:
         ctx.pause_intake()
     final = state_record(job, at, ctx, attempt=attempt, outcome=outcome)

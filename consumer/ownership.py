@@ -17,6 +17,9 @@ from consumer.settings import ConsumerSettings, Guarantee
 from consumer.statestore import restore
 from schemas import KafkaSettings
 
+# In-flight jobs per download slot: one downloading, one planning or committing.
+INTAKE_PER_DOWNLOAD_SLOT = 2
+
 log = logging.getLogger("docfetch.consumer")
 ASSIGN_TRIES = 5  # fencing + restore of a partition; a broker restart takes a few seconds
 ASSIGN_RETRY_S = 2.0
@@ -177,13 +180,24 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
     def inflight(self) -> int:
         return sum(len(p.tasks) for p in self.owned.values())
 
+    def intake_limit(self) -> int:
+        """Jobs taken at most: downloads in flight plus as many again waiting for a commit (~100 ms),
+        so download slots never idle while finished jobs wait for their transaction."""
+        return self.cfg.concurrency * INTAKE_PER_DOWNLOAD_SLOT
+
     def pause_intake(self) -> None:
         self.paused_until_s = time.monotonic() + self.cfg.storage_pause_s
         log.warning("event=intake-paused reason=storage-error seconds=%.0f", self.cfg.storage_pause_s)
 
+    async def storage_ready(self) -> None:
+        """Wait out a storage pause (jobs already taken do not burn through a failing store either)."""
+        # A loop, not an Event: another storage error may extend the pause while this one sleeps.
+        while (wait_s := self.paused_until_s - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait_s)
+
     def apply_pauses(self) -> None:
         """Pause all partitions at the concurrency limit or in a storage pause; else only unready ones."""
-        hold_all = self.inflight() >= self.cfg.concurrency or time.monotonic() < self.paused_until_s
+        hold_all = self.inflight() >= self.intake_limit() or time.monotonic() < self.paused_until_s
         assigned = self.consumer.assignment()
         pause = {tp for tp in assigned if hold_all or not (tp in self.owned and self.owned[tp].ready)}
         self.consumer.pause(*pause)
