@@ -54,7 +54,8 @@ class Origin:
 
     @property
     def total_requests(self) -> int:
-        return sum(self.requests.values())
+        """Document GETs only: the engine's one robots.txt fetch per host is not a download."""
+        return sum(n for path, n in self.requests.items() if path != "/robots.txt")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
