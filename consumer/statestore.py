@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas import State, peek_state
+from schemas import State, peek_state, peek_state_attempt
 
 log = logging.getLogger("docfetch.consumer")
 
@@ -33,7 +33,11 @@ class StateStore:
             if key is not None:
                 self.latest.pop(key.decode("ascii", "replace"), None)
             return
+        fast = peek_state_attempt(raw) if key is not None else None
         try:
+            if fast is not None and fast[0] in _STATES:  # the key is the job id (DESIGN §2)
+                self.latest[key.decode("ascii", "replace")] = (_STATES[fast[0]], fast[1])  # type: ignore[union-attr]
+                return
             job_id, state, attempt, _status = peek_state(raw)
             self.latest[job_id] = (_STATES[state], attempt)
         except (orjson.JSONDecodeError, KeyError, TypeError):

@@ -1,6 +1,6 @@
 """docfetch contracts: job messages, state records, statuses, ids. Imports nothing else of ours."""
 
-from schemas.codec import decode_job, decode_state, encode, peek_state
+from schemas.codec import decode_job, decode_state, encode, peek_state, peek_state_attempt
 from schemas.errors import IllegalTransition, InvalidURL, PoisonMessage, SchemaError
 from schemas.ids import canonical_url, job_id, job_id_for_url, job_id_for_work
 from schemas.messages import (
@@ -44,5 +44,6 @@ __all__ = [
     "job_id_for_url",
     "job_id_for_work",
     "peek_state",
+    "peek_state_attempt",
     "topology_problems",
 ]

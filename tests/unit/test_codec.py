@@ -24,6 +24,7 @@ from schemas import (
     encode,
     job_id_for_work,
     peek_state,
+    peek_state_attempt,
 )
 
 JOB_ID = job_id_for_work("W1")
@@ -186,3 +187,18 @@ def test_requeue_needs_a_higher_attempt() -> None:
     with pytest.raises(IllegalTransition):
         check_transition(State.FAILED, 2, State.PLANNED, 2)
     check_transition(State.FAILED, 2, State.PLANNED, 3)
+
+
+@given(records())
+def test_byte_level_peek_agrees_with_full_decode(record: StateRecord) -> None:
+    assert peek_state_attempt(encode(record)) == (record.state.value, record.attempt)
+
+
+def test_byte_level_peek_ignores_lookalikes_inside_strings() -> None:
+    trap = '"state":"FINALIZED","status":null,"attempt":99,'
+    record = StateRecord(
+        job_id=JOB_ID, work_id=trap, state=State.PLANNED, status=None, attempt=1, owner=trap,
+        epoch=0, source_partition=0, source_offset=0, ts_ms=0,
+    )  # fmt: skip
+    assert peek_state_attempt(encode(record)) == ("PLANNED", 1)
+    assert peek_state_attempt(b'{"schema":1}') is None
