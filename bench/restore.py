@@ -28,6 +28,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.common import REPO, bootstrap_servers, fresh_topics
+from schemas import KafkaSettings
 
 PARTITIONS = 4
 VARIANTS = ("bare-seq", "restore-seq", "bare-par", "restore-par", "restore-big", "restore-fast")
@@ -114,7 +115,9 @@ async def child(variant: str, bootstrap: str, topic: str) -> dict[str, object]:
     def one(p: int) -> object:
         if variant.startswith("bare"):
             return bare(bootstrap, topic, p)
-        return statestore.restore(bootstrap_servers=bootstrap, state_topic=topic, partition=p)
+        return statestore.restore(
+            kafka=KafkaSettings(bootstrap_servers=bootstrap, state_topic=topic), partition=p
+        )
 
     started = time.perf_counter()
     if variant.endswith("seq"):

@@ -14,16 +14,13 @@ from contextlib import AbstractAsyncContextManager
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import IllegalStateError
 
-from consumer.errors import TopologyError
 from consumer.health import Health, serve_http
 from consumer.jobs import JobContext
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
 from consumer.ownership import Ownership
 from consumer.settings import ConsumerSettings, Guarantee
-from producer import topics
-from producer.errors import TopologyError as ProducerTopologyError
-from schemas import KafkaSettings
+from schemas import KafkaSettings, topology
 
 log = logging.getLogger("docfetch.consumer")
 
@@ -36,7 +33,7 @@ async def run(
     kafka: KafkaSettings, cfg: ConsumerSettings, fetchers: FetcherFactory, *, stop: asyncio.Event
 ) -> int:
     """Check the topics, join the group and work until `stop` (or idle); drain, then return 0."""
-    await check_topology(kafka)
+    await topology.check(kafka)
     metrics = Metrics()
     async with contextlib.AsyncExitStack() as stack:
         fetcher = await stack.enter_async_context(fetchers(metrics))
@@ -116,14 +113,6 @@ async def commit_loop(own: Ownership, interval_s: float) -> None:
         await own.commit_once()
 
 
-async def check_topology(kafka: KafkaSettings) -> None:
-    """Refuse to start on missing, non-co-partitioned or non-compacted topics."""
-    try:
-        await topics.check(kafka)
-    except ProducerTopologyError as exc:
-        raise TopologyError(str(exc)) from None
-
-
 def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -131,7 +120,7 @@ def owner_id() -> str:
 @contextlib.asynccontextmanager
 async def group_consumer(kafka: KafkaSettings, cfg: ConsumerSettings) -> AsyncIterator[AIOKafkaConsumer]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
+        **kafka.client_options(),
         group_id=kafka.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -155,9 +144,7 @@ async def idempotent_producer(
     if cfg.guarantee is not Guarantee.AT_LEAST_ONCE:
         yield None
         return
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.client_options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         yield producer

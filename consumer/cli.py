@@ -20,8 +20,8 @@ from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
 from consumer.settings import ConsumerSettings, FetcherKind, Guarantee, consumer_settings
 from consumer.storage import Store
-from producer.errors import ConfigError as KafkaConfigError
-from producer.settings import add_kafka_flags, kafka_settings
+from schemas import SchemaError
+from schemas.settings import add_kafka_flags, kafka_settings
 
 # flag dest -> ConsumerSettings field; flags override DOCFETCH_* environment variables.
 RUN_FLAGS = {
@@ -92,10 +92,7 @@ def default_fetchers(cfg: ConsumerSettings) -> FetcherFactory:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    try:
-        kafka = kafka_settings(args)
-    except KafkaConfigError as exc:
-        raise ConfigError(str(exc)) from None
+    kafka = kafka_settings(args)
     cfg = consumer_settings(
         {f: getattr(args, d) for d, f in RUN_FLAGS.items() if getattr(args, d) is not None}
     )
@@ -117,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the lifecycle events
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request drowns the lifecycle events
     try:
         return asyncio.run(_main(args))
-    except ConsumerError as exc:
+    except (ConsumerError, SchemaError) as exc:
         print(f"docfetch-consumer: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -16,12 +16,6 @@ class ConfigError(ConsumerError):
     exit_code = 2
 
 
-class TopologyError(ConsumerError):
-    """The topics are missing, not co-partitioned, or the state topic is not compacted."""
-
-    exit_code = 3
-
-
 class PartitionLost(ConsumerError):
     """This process no longer owns a partition (fenced producer, failed generation-fenced commit).
 

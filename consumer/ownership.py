@@ -84,8 +84,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         sink = await self._sink(part)
         try:
             store, report = await restore(
-                bootstrap_servers=self.kafka.bootstrap_servers,
-                state_topic=self.kafka.state_topic,
+                kafka=self.kafka,
                 partition=part.tp.partition,
             )
         except KafkaError:
@@ -113,7 +112,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
                 tp=part.tp, tracker=part.tracker, producer=self.shared_producer, consumer=self.consumer
             )
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
+            **self.kafka.client_options(),
             transactional_id=f"{self.kafka.group_id}-{self.kafka.jobs_topic}-{part.tp.partition}",
         )
         await producer.start()  # init_transactions: aborts and fences the previous owner's producer

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas import State, peek_state, peek_state_attempt
+from schemas import KafkaSettings, State, peek_state, peek_state_attempt
 
 log = logging.getLogger("docfetch.consumer")
 
@@ -61,14 +61,12 @@ class RestoreReport:
         return self.records / self.seconds if self.seconds > 0 else float(self.records)
 
 
-async def restore(
-    *, bootstrap_servers: str, state_topic: str, partition: int
-) -> tuple[StateStore, RestoreReport]:
+async def restore(*, kafka: KafkaSettings, partition: int) -> tuple[StateStore, RestoreReport]:
     """Read state partition `partition` (read_committed) from the beginning to its end offset (the LSO)."""
     started = time.monotonic()
-    tp = TopicPartition(state_topic, partition)
+    tp = TopicPartition(kafka.state_topic, partition)
     reader = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka.client_options(),
         isolation_level="read_committed",
         enable_auto_commit=False,
         fetch_max_bytes=FETCH_MAX_BYTES,

@@ -1,5 +1,5 @@
 """docfetch producer: seeding and operator commands."""
 
-from producer.errors import ConfigError, InputError, ProducerError, TopologyError
+from producer.errors import ConfigError, InputError, ProducerError
 
-__all__ = ["ConfigError", "InputError", "ProducerError", "TopologyError"]
+__all__ = ["ConfigError", "InputError", "ProducerError"]

@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from aiokafka.admin import AIOKafkaAdminClient
 
-from producer.settings import add_kafka_flags, kafka_settings
-from producer.statereader import StateSnapshot, iter_topic, partitions_of, read_state
+from producer.statereader import StateSnapshot, read_state
 from schemas import KafkaSettings, PoisonMessage, State, StateRecord, decode_job
+from schemas.kafka import committed_offsets as group_offsets
+from schemas.settings import add_kafka_flags, kafka_settings
+from schemas.topicreader import iter_topic
 from schemas.topics import DLQ_OFFSET, DLQ_PARTITION, DLQ_TOPIC
 
 CHECKS = ("terminal", "duplicate-finalized", "artifact", "committed-offset", "orphan")
@@ -89,14 +90,7 @@ class AuditReport:
 
 async def committed_offsets(settings: KafkaSettings) -> dict[int, int]:
     """The group's committed offset per jobs-topic partition (partitions without one are left out)."""
-    tps = await partitions_of(settings, settings.jobs_topic)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(settings.group_id, partitions=tps)
-    finally:
-        await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    return {p: off for p, off in (await group_offsets(settings)).items() if off is not None}
 
 
 async def job_positions(settings: KafkaSettings) -> list[JobPosition]:

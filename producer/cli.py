@@ -10,6 +10,7 @@ from typing import Any
 
 from producer import audit, inspection, requeue, seed, status, topicscmd
 from producer.errors import ProducerError
+from schemas import SchemaError
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return asyncio.run(handler(args))
-    except ProducerError as exc:
+    except (ProducerError, SchemaError) as exc:
         print(f"docfetch-producer: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

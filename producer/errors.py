@@ -10,12 +10,6 @@ class ProducerError(Exception):
     exit_code = 1
 
 
-class TopologyError(ProducerError):
-    """Existing topics break co-partitioning or the state topic is not compacted."""
-
-    exit_code = 3
-
-
 class ConfigError(ProducerError):
     """A setting or flag is invalid."""
 

@@ -7,8 +7,6 @@ import datetime
 from pathlib import Path
 
 from producer.errors import ConfigError, NotFound
-from producer.settings import add_kafka_flags, kafka_settings
-from producer.statereader import iter_topic
 from schemas import (
     InvalidURL,
     JobMessage,
@@ -20,6 +18,8 @@ from schemas import (
     decode_state,
     job_id,
 )
+from schemas.settings import add_kafka_flags, kafka_settings
+from schemas.topicreader import iter_topic
 
 
 def artifact_path(sha256: str, *, store: str | None) -> str:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from producer.errors import ConfigError, SendError
 from producer.jobview import parse_duration_s
 from producer.sender import JobSender
-from producer.settings import add_kafka_flags, kafka_settings
 from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
 from schemas import JobMessage, KafkaSettings, State, StateRecord, Status, encode
+from schemas.settings import add_kafka_flags, kafka_settings
 
 SHOWN_IN_DRY_RUN = 20  # job ids listed by --dry-run; the count covers the rest
 

@@ -15,9 +15,9 @@ from producer.mapping import MAPPERS, batches
 from producer.progress import PLAIN_INTERVAL_S, SeedProgress
 from producer.seeder import Interrupt, RejectLog, SeedRun, Tally, final_keys, seed_batches
 from producer.sender import JobSender, SendCounters
-from producer.settings import add_kafka_flags, kafka_settings
 from producer.topics import check
 from schemas import KafkaSettings
+from schemas.settings import add_kafka_flags, kafka_settings
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")

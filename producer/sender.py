@@ -55,7 +55,7 @@ class JobSender:
         self._max_outstanding = max_outstanding
         self._pending: deque[tuple[asyncio.Future[object], int]] = deque()
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
+            **settings.client_options(),
             enable_idempotence=True,
             acks="all",
             linger_ms=LINGER_MS,

@@ -1,21 +1,11 @@
-"""Read the state and jobs topics from the beginning to the end offsets taken at start.
-
-Both readers use ``isolation_level=read_committed``: records of open or aborted transactions are never
-seen, and the end offsets they stop at are the last stable offsets (LSO). Nothing is committed; the
-readers take no group membership (manual assignment).
-"""
+"""Snapshots of the state and jobs topics, read to the end offsets taken at start (schemas.topicreader)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from producer.errors import ProducerError, TopologyError
 from schemas import (
     JobMessage,
     KafkaSettings,
@@ -26,15 +16,7 @@ from schemas import (
     decode_state,
     peek_state,
 )
-
-# One fetch per partition is capped by the broker at max_partition_fetch_bytes; larger fetches make a
-# full read of a big topic mostly sequential I/O.
-FETCH_MAX_BYTES = 50 * 1024 * 1024
-PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024
-POLL_TIMEOUT_MS = 500  # how long one getmany waits when a partition has nothing new yet
-# A read whose positions stop moving below the end offsets cannot finish (e.g. the broker lost the
-# data); fail with the partitions named instead of hanging. Far above any fetch latency.
-STALL_S = 60.0
+from schemas.topicreader import iter_topic
 
 # (partition, offset, reason): a record on a topic that does not decode (poison, tombstone, bad JSON).
 Undecodable = tuple[int, int, str]
@@ -63,70 +45,6 @@ class JobsSnapshot:
     offsets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     undecodable: list[Undecodable] = field(default_factory=list)
     end_offsets: dict[int, int] = field(default_factory=dict)
-
-
-async def partitions_of(settings: KafkaSettings, topic: str) -> list[TopicPartition]:
-    """The partitions of `topic`; TopologyError when it does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        (meta,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if meta["error_code"] != 0 or not meta["partitions"]:
-        raise TopologyError(f"topic {topic!r} does not exist (run `docfetch-producer topics ensure`)")
-    return sorted(TopicPartition(topic, p["partition"]) for p in meta["partitions"])
-
-
-async def iter_topic(
-    settings: KafkaSettings, topic: str, *, end_offsets: dict[int, int] | None = None
-) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every committed record of `topic` from the beginning up to the end offsets taken at start.
-
-    When `end_offsets` is given it is filled with partition -> end offset before the first record.
-    """
-    tps = await partitions_of(settings, topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_bytes=FETCH_MAX_BYTES,
-        max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
-    )
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(tps)
-        if end_offsets is not None:
-            end_offsets.update({tp.partition: off for tp, off in ends.items()})
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        async for record in _read_to(consumer, ends):
-            yield record
-    finally:
-        await consumer.stop()
-
-
-async def _read_to(
-    consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]
-) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    remaining = {tp for tp, end in ends.items() if end > 0}
-    progress, progressed_at = -1, time.monotonic()
-    while remaining:
-        # Positions pass transaction markers and aborted records, so compare positions, not offsets.
-        positions = {tp: await consumer.position(tp) for tp in remaining}
-        remaining = {tp for tp, pos in positions.items() if pos < ends[tp]}
-        if sum(positions.values()) != progress:
-            progress, progressed_at = sum(positions.values()), time.monotonic()
-        elif time.monotonic() - progressed_at > STALL_S:
-            raise ProducerError(f"reading {sorted(remaining)} made no progress for {STALL_S:.0f} s")
-        if not remaining:
-            return
-        batches = await consumer.getmany(*remaining, timeout_ms=POLL_TIMEOUT_MS)
-        for tp, records in batches.items():
-            for record in records:
-                if record.offset < ends[tp]:
-                    yield record
 
 
 async def read_state(settings: KafkaSettings) -> StateSnapshot:

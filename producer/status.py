@@ -8,12 +8,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import orjson
-from aiokafka.admin import AIOKafkaAdminClient
 
 from producer.jobview import format_age, pending_jobs, unfinished_since_ms
-from producer.settings import add_kafka_flags, kafka_settings
 from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
-from schemas import KafkaSettings, State
+from schemas import State
+from schemas.kafka import committed_offsets
+from schemas.settings import add_kafka_flags, kafka_settings
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,6 @@ def _lags(ends: dict[int, int], committed: dict[int, int | None]) -> list[Partit
         done = committed.get(p)
         out.append(PartitionLag(partition=p, end=end, committed=done, lag=end - (done or 0)))
     return out
-
-
-async def committed_offsets(settings: KafkaSettings) -> dict[int, int | None]:
-    """The group's committed offsets on the jobs topic, partition -> offset."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(settings.group_id)
-    finally:
-        await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == settings.jobs_topic}
 
 
 def render(report: StatusReport, *, group: str) -> str:

@@ -3,70 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from producer.errors import TopologyError
-from schemas import KafkaSettings, topology_problems
+from schemas import KafkaSettings, TopologyError
+from schemas.kafka import admin_client
 from schemas.topics import DLQ_TOPIC_CONFIG, JOBS_TOPIC_CONFIG, STATE_TOPIC_CONFIG
+from schemas.topology import Topology, check, describe, problems
 
-UNKNOWN_TOPIC = 3  # Kafka error code UNKNOWN_TOPIC_OR_PARTITION
+__all__ = ["Topology", "check", "ensure"]
+
 CREATE_TIMEOUT_S = 30.0  # KRaft propagates new topics in well under a second; this is a hard stop
-
-
-@dataclass(frozen=True)
-class Topology:
-    """What exists: partitions per topic (None = missing) and the state topic's cleanup policy."""
-
-    partitions: dict[str, int | None]
-    state_cleanup_policy: str | None
-
-
-async def _cleanup_policy(admin: AIOKafkaAdminClient, topic: str) -> str | None:
-    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-    for response in responses:
-        for resource in response.to_object()["resources"]:
-            for entry in resource["config_entries"]:
-                if entry["config_names"] == "cleanup.policy":
-                    return str(entry["config_value"])
-    return None
-
-
-async def describe(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> Topology:
-    names = [settings.jobs_topic, settings.state_topic, settings.dlq_topic]
-    partitions: dict[str, int | None] = {}
-    for meta in await admin.describe_topics(names):
-        missing = meta["error_code"] == UNKNOWN_TOPIC or not meta["partitions"]
-        partitions[meta["topic"]] = None if missing else len(meta["partitions"])
-    policy = None
-    if partitions.get(settings.state_topic) is not None:
-        policy = await _cleanup_policy(admin, settings.state_topic)
-    return Topology(partitions, policy)
-
-
-def problems(settings: KafkaSettings, topology: Topology) -> list[str]:
-    return topology_problems(
-        jobs_topic=settings.jobs_topic,
-        state_topic=settings.state_topic,
-        partitions=topology.partitions,
-        state_cleanup_policy=topology.state_cleanup_policy,
-    )
-
-
-async def check(settings: KafkaSettings) -> Topology:
-    """Raise TopologyError naming every problem; return the topology when it is sound."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        topology = await describe(admin, settings)
-    finally:
-        await admin.close()
-    found = problems(settings, topology)
-    if found:
-        raise TopologyError("; ".join(found))
-    return topology
 
 
 def _specs(settings: KafkaSettings, partitions: int, replication: int) -> list[NewTopic]:
@@ -79,9 +26,7 @@ def _specs(settings: KafkaSettings, partitions: int, replication: int) -> list[N
 
 async def ensure(settings: KafkaSettings, *, partitions: int, replication: int) -> list[str]:
     """Create the missing topics, then verify the whole set. Returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         before = await describe(admin, settings)
         existing = problems(settings, before)
         fatal = [p for p in existing if "does not exist" not in p]
@@ -93,8 +38,6 @@ async def ensure(settings: KafkaSettings, *, partitions: int, replication: int) 
         wanted = [t for t in specs if before.partitions.get(t.name) is None]
         created = await _create(admin, wanted)
         after = await _settled(admin, settings)
-    finally:
-        await admin.close()
     found = problems(settings, after)
     if found:
         raise TopologyError("; ".join(found))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from producer import topics
-from producer.settings import add_kafka_flags, kafka_settings
+from schemas.settings import add_kafka_flags, kafka_settings
 
 
 async def run_ensure(args: argparse.Namespace) -> int:

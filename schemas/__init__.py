@@ -1,7 +1,17 @@
-"""docfetch contracts: job messages, state records, statuses, ids. Imports nothing else of ours."""
+"""docfetch contracts: job messages, state records, statuses, ids, and what both sides need of Kafka
+(settings, topology check, topic reader, committed offsets: schemas.kafka/topology/topicreader).
+Imports nothing else of ours."""
 
 from schemas.codec import decode_job, decode_state, encode, peek_state, peek_state_attempt
-from schemas.errors import IllegalTransition, InvalidURL, PoisonMessage, SchemaError
+from schemas.errors import (
+    ClusterError,
+    IllegalTransition,
+    InvalidURL,
+    PoisonMessage,
+    ReadStalled,
+    SchemaError,
+    TopologyError,
+)
 from schemas.ids import canonical_url, job_id, job_id_for_url, job_id_for_work
 from schemas.messages import (
     SCHEMA_VERSION,
@@ -23,17 +33,20 @@ __all__ = [
     "TIER_ORDER",
     "TRANSITIONS",
     "Candidate",
+    "ClusterError",
     "Hop",
     "IllegalTransition",
     "InvalidURL",
     "JobMessage",
     "KafkaSettings",
     "PoisonMessage",
+    "ReadStalled",
     "SchemaError",
     "State",
     "StateRecord",
     "Status",
     "Tier",
+    "TopologyError",
     "Wanted",
     "canonical_url",
     "check_transition",

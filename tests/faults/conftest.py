@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from producer import topics
-from producer.errors import TopologyError
-from schemas import KafkaSettings
+from schemas import KafkaSettings, TopologyError
 from tests.faults.harness import Cluster, ProcessPool, TcpProxy
 from tests.faults.harness.waiting import poll_until
 from tests.faults.scenario import RESULTS

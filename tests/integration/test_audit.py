@@ -19,8 +19,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from producer import audit
-from producer.statereader import partitions_of
 from schemas import KafkaSettings, State, StateRecord, Status
+from schemas.kafka import partitions_of
 from schemas.topics import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from tests.conftest import MakeTopics
 from tests.integration.statefix import job, publish, record

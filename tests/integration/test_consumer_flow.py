@@ -7,8 +7,8 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from producer.statereader import iter_topic
 from schemas import KafkaSettings
+from schemas.topicreader import iter_topic
 from schemas.topics import DLQ_OFFSET, DLQ_REASON
 from tests.conftest import MakeTopics
 from tests.faults.harness.process import ProcessPool

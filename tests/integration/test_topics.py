@@ -8,8 +8,8 @@ import sys
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from producer import TopologyError, topics
-from schemas import KafkaSettings
+from producer import topics
+from schemas import KafkaSettings, TopologyError
 from tests.conftest import MakeTopics
 
 
