@@ -14,11 +14,11 @@ from contextlib import AbstractAsyncContextManager
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import IllegalStateError
 
+from consumer.assignment import Ownership
 from consumer.health import Health, serve_http
 from consumer.jobs import JobContext
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
-from consumer.ownership import Ownership
 from consumer.settings import ConsumerSettings, Guarantee
 from schemas import KafkaSettings, topology
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from consumer.dlq import OutRecord
 from consumer.errors import PartitionLost
-from consumer.partition import OffsetTracker
+from consumer.offsets import OffsetTracker
+from consumer.records import OutRecord
 
 # aiokafka's transaction manager asserts on illegal state changes (e.g. any call after ProducerFenced put it
 # in FATAL_ERROR); for us that is the same news as the fencing itself.

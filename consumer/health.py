@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from consumer.settings import ConsumerSettings
 
 if TYPE_CHECKING:
-    from consumer.ownership import Ownership
+    from consumer.assignment import Ownership
 
 log = logging.getLogger("docfetch.consumer")
 REQUEST_TIMEOUT_S = 5.0  # a scrape is one short request; a slow client must not hold a connection

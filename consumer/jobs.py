@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from consumer.committer import Sink
-from consumer.dlq import OutRecord
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher, FetchOutcome
+from consumer.records import OutRecord
 from consumer.statestore import StateStore
 from schemas import JobMessage, State, StateRecord, Status, check_transition, encode
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.partition import OffsetTracker
+from consumer.offsets import OffsetTracker
 
 
 def test_nothing_taken_means_nothing_to_commit() -> None:

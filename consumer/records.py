@@ -1,4 +1,5 @@
-"""Dead-letter records for poison job messages: the raw bytes plus where they came from and why."""
+"""Records a partition writes besides its jobs' state: the outgoing-record shape, and DLQ records for poison
+job messages (the raw bytes plus where they came from and why)."""
 
 from __future__ import annotations
 

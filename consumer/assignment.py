@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaError
 from consumer.committer import AcknowledgedSink, Sink, TransactionalSink
 from consumer.errors import PartitionLost
 from consumer.jobs import JobContext
-from consumer.owned import Owned
+from consumer.partition import Owned
 from consumer.settings import ConsumerSettings, Guarantee
 from consumer.statestore import restore
 from schemas import KafkaSettings
