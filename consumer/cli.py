@@ -15,10 +15,9 @@ from pydantic import ValidationError
 from consumer.app import FetcherFactory, run
 from consumer.errors import ConfigError, ConsumerError
 from consumer.fetch import Engine, EngineSettings
-from consumer.fetch_minimal import minimal_fetcher
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
-from consumer.settings import ConsumerSettings, FetcherKind, Guarantee, consumer_settings
+from consumer.settings import ConsumerSettings, Guarantee, consumer_settings
 from consumer.storage import Store
 from schemas import SchemaError
 from schemas.settings import add_kafka_flags, kafka_settings
@@ -35,7 +34,6 @@ RUN_FLAGS = {
     "session_timeout_ms": "session_timeout_ms",
     "heartbeat_interval_ms": "heartbeat_interval_ms",
     "commit_interval_s": "commit_interval_s",
-    "fetcher": "fetcher",
 }
 
 
@@ -65,28 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--max-poll-interval-ms", type=int, help="[DOCFETCH_MAX_POLL_INTERVAL_MS]")
     run_p.add_argument("--session-timeout-ms", type=int, help="[DOCFETCH_SESSION_TIMEOUT_MS]")
     run_p.add_argument("--heartbeat-interval-ms", type=int, help="[DOCFETCH_HEARTBEAT_INTERVAL_MS]")
-    run_p.add_argument("--fetcher", choices=[k.value for k in FetcherKind], help="[DOCFETCH_FETCHER, engine]")
     run_p.add_argument("--commit-interval-s", type=float, help="[DOCFETCH_COMMIT_INTERVAL_S, 0.1]")
     add_kafka_flags(run_p)
     return parser
 
 
-def default_fetchers(cfg: ConsumerSettings) -> FetcherFactory:
-    """The download engine (its settings read here, once) or the minimal fetcher."""
+def engine_settings() -> EngineSettings:
+    """The download engine's settings, read once from the environment; ConfigError saying what to fix."""
     try:
-        engine_cfg = EngineSettings() if cfg.fetcher is FetcherKind.ENGINE else None
+        return EngineSettings()
     except ValidationError as exc:
         raise ConfigError(
             f"invalid engine setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
         ) from None
 
+
+def default_fetchers(cfg: ConsumerSettings, engine_cfg: EngineSettings) -> FetcherFactory:
+    """The download engine over the artifact store."""
+
     def make(metrics: Metrics) -> AbstractAsyncContextManager[Fetcher]:
-        if engine_cfg is not None:
-            store = Store(cfg.store, max_bytes=engine_cfg.max_bytes)
-            return Engine(settings=engine_cfg, store=store, observer=metrics)
-        return minimal_fetcher(
-            store=cfg.store, timeout_s=cfg.fetch_timeout_s, max_bytes=cfg.max_body_bytes, observer=metrics
-        )
+        store = Store(cfg.store, max_bytes=engine_cfg.max_bytes)
+        return Engine(settings=engine_cfg, store=store, observer=metrics)
 
     return make
 
@@ -96,13 +93,14 @@ async def _main(args: argparse.Namespace) -> int:
     cfg = consumer_settings(
         {f: getattr(args, d) for d, f in RUN_FLAGS.items() if getattr(args, d) is not None}
     )
+    engine_cfg = engine_settings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, functools.partial(_stopping, stop, sig))
-    swept = Store(cfg.store, max_bytes=cfg.max_body_bytes).sweep_temps(older_than_s=cfg.temp_grace_s)
+    swept = Store(cfg.store, max_bytes=engine_cfg.max_bytes).sweep_temps(older_than_s=cfg.temp_grace_s)
     logging.getLogger("docfetch.consumer").info("event=store_swept store=%s stale_temps=%d", cfg.store, swept)
-    return await run(kafka, cfg, default_fetchers(cfg), stop=stop)
+    return await run(kafka, cfg, default_fetchers(cfg, engine_cfg), stop=stop)
 
 
 def _stopping(stop: asyncio.Event, sig: signal.Signals) -> None:

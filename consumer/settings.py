@@ -16,11 +16,6 @@ class Guarantee(StrEnum):
     AT_LEAST_ONCE = "at-least-once"
 
 
-class FetcherKind(StrEnum):
-    ENGINE = "engine"
-    MINIMAL = "minimal"
-
-
 class ConsumerSettings(BaseSettings):
     """How one consumer process runs; the Kafka part is `schemas.KafkaSettings`."""
 
@@ -47,11 +42,6 @@ class ConsumerSettings(BaseSettings):
     stall_timeout_s: float = Field(default=300.0, gt=0)
     # /healthz fails when the consumer has held no partition for this long.
     out_of_group_s: float = Field(default=120.0, gt=0)
-    # The lead switches the default to ENGINE once the tests run with it (consumer.fetch, DOCFETCH_* there).
-    fetcher: FetcherKind = FetcherKind.ENGINE
-    # fetch_minimal only (the engine has its own limits).
-    fetch_timeout_s: float = Field(default=60.0, gt=0)
-    max_body_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 
 
 def consumer_settings(overrides: dict[str, object]) -> ConsumerSettings:

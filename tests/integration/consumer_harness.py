@@ -108,8 +108,8 @@ async def seed(settings: KafkaSettings, items: Iterable[JobMessage | bytes]) -> 
     return len(acks)
 
 
-# With the download engine as fetcher (DOCFETCH_FETCHER=engine) the loopback origin must be allowed and one
-# host must take the whole test's load; the minimal fetcher ignores these. The caller's environment wins.
+# The download engine must be allowed to reach the loopback origin, and one host must take the whole
+# test's load. The caller's environment wins.
 ENGINE_ENV = {
     "DOCFETCH_ALLOW_PRIVATE_HOSTS": "true",
     "DOCFETCH_HOST_MIN_INTERVAL_S": "0",

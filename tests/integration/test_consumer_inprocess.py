@@ -13,7 +13,6 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.app import run
-from consumer.fetch_minimal import MinimalFetcher
 from consumer.metrics import Metrics
 from consumer.outcome import FetchOutcome
 from consumer.settings import ConsumerSettings
@@ -22,6 +21,7 @@ from schemas import JobMessage, Status
 from tests.conftest import MakeTopics
 from tests.faults.harness.waiting import poll_until
 from tests.integration.consumer_harness import check_invariants, make_job, origin, seed
+from tests.integration.minimal_fetcher import MinimalFetcher
 
 PAUSE_S = 2.0
 

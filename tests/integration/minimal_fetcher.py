@@ -1,7 +1,7 @@
 """A minimal Fetcher: the first candidate URL, streamed into the content-addressed store.
 
-Kept as a fallback and a baseline next to the download engine (`--fetcher minimal`): no tiers, no
-politeness, no private-address guard. Production uses `consumer.fetch.Engine`.
+A test double of the runtime's Fetcher boundary (tests of the Kafka side that need real downloads but not
+the engine's tiers): no politeness, no private-address guard. Production uses `consumer.fetch.Engine`.
 """
 
 from __future__ import annotations
