@@ -12,7 +12,7 @@ from consumer.fetch import http
 from consumer.fetch.errors import FetchFailed, StoreFull, status_for_http
 from consumer.fetch.politeness import HostGate, Politeness
 from consumer.fetch.robots import RobotsCache
-from consumer.fetch.run import JobRun
+from consumer.fetch.run import ACTIVE_RUN, JobRun, spend_robots
 from consumer.fetch.safety import Safety
 from consumer.fetch.settings import EngineSettings
 from consumer.fetch.validate import PDF_HEAD_BYTES, has_pdf_eof, is_pdf_head, looks_like_html
@@ -61,6 +61,14 @@ class Downloader:
         )
 
     async def get(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
+        """Follow `url`; every request, robots.txt fetch and DNS lookup it causes is paid from `run`."""
+        token = ACTIVE_RUN.set(run)
+        try:
+            return await self._follow_redirects(url, tier, run)
+        finally:
+            ACTIVE_RUN.reset(token)
+
+    async def _follow_redirects(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
         chain: set[str] = set()
         for _ in range(self._cfg.max_redirects + 1):
             if url in chain:
@@ -74,7 +82,7 @@ class Downloader:
         raise FetchFailed(Status.TOO_MANY_HOPS, f"more than {self._cfg.max_redirects} redirects")
 
     async def _checked_request(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact | str:
-        await self._safety.check(url)
+        self._safety.check_url(url)  # the addresses are checked where the connection is made (http.py)
         gate = self._politeness.gate(urlsplit(url).hostname or "")
         delay_s = await self._robots.check(url, tier=tier)
         if delay_s is not None:
@@ -181,6 +189,7 @@ class Downloader:
             raise StoreFull(str(exc)) from exc
 
     async def _robots_txt(self, url: str, tier: Tier) -> tuple[int, bytes]:
+        spend_robots()
         gate = self._politeness.gate(urlsplit(url).hostname or "")
         async with gate.slot():
             try:
