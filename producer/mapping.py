@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from producer.errors import InputError, ProducerError, RejectedLine
 from producer.openalex import job_from_work
@@ -63,6 +64,10 @@ def outcome(raw: bytes, line_no: int, mapper: Mapper) -> Outcome:
         if exc.reason == "header" and line_no == 1:
             return ("blank", line_no)
         return ("reject", line_no, exc.reason, exc.detail, raw)
+    except ValidationError as exc:  # a field past the job message's bounds (schemas.messages MAX_*)
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(job)"
+        return ("reject", line_no, "out-of-bounds", f"{where}: {first['msg']}", raw)
     return ("job", line_no, job.job_id, encode(job))
 
 
