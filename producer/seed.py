@@ -14,6 +14,7 @@ from producer.errors import ConfigError, InputError
 from producer.mapping import MAPPERS, batches
 from producer.progress import PLAIN_INTERVAL_S, SeedProgress
 from producer.seeder import Interrupt, RejectLog, SeedRun, Tally, final_keys, seed_batches
+from producer.seedfile import SeedFileSettings
 from producer.sender import JobSender, SendCounters
 from producer.settings import add_kafka_flags, kafka_settings
 from producer.topics import check
@@ -39,6 +40,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--rejects", metavar="FILE", help="write rejected lines here as JSONL")
     parser.add_argument("--max-errors", type=int, metavar="N", help="stop after N rejected lines")
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        metavar="N",
+        help="reject longer lines, by line number, without reading them whole "
+        "[DOCFETCH_SEED_MAX_LINE_BYTES, 1048576]",
+    )
     parser.add_argument("--compression", choices=COMPRESSIONS, default="none", help="(none)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
@@ -53,6 +61,10 @@ async def run(args: argparse.Namespace) -> int:
     settings = kafka_settings(args)
     if args.max_errors is not None and args.max_errors < 1:
         raise ConfigError("--max-errors must be at least 1")
+    if args.max_line_bytes is None:
+        args.max_line_bytes = SeedFileSettings().seed_max_line_bytes
+    elif args.max_line_bytes < 1024:
+        raise ConfigError("--max-line-bytes must be at least 1024")
     await check(settings)
     final = final_keys(await statereader.finalized_job_ids(settings)) if args.skip_final else set()
     started = time.monotonic()
@@ -87,7 +99,7 @@ async def _seed(
                 max_errors=args.max_errors,
                 on_progress=progress.update,
             )
-            tally = await seed_batches(batches(args.path, args.format), seed_run)
+            tally = await seed_batches(batches(args.path, args.format, args.max_line_bytes), seed_run)
     return tally, sender.counters
 
 
