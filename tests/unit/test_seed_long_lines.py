@@ -35,10 +35,12 @@ def test_huge_line_is_rejected_by_number_with_bounded_memory(tmp_path: Path) -> 
     _write_with_huge_line(seed)
     script = textwrap.dedent(
         f"""
-        import json, resource
+        import json, re
         from producer.mapping import outcome_batches
         outcomes = [o for _, batch in outcome_batches({str(seed)!r}, "urls") for o in batch]
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM is this process image's peak; ru_maxrss would carry over the forking parent's size.
+        status = open("/proc/self/status").read()
+        peak_mb = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024
         print(json.dumps({{"peak_mb": peak_mb, "outcomes": [[o[0], o[1], o[2] if o[0] == "reject" else "",
                                                              len(o[-1])] for o in outcomes]}}))
         """
