@@ -9,12 +9,14 @@ import sys
 import time
 from typing import IO
 
+from pydantic import ValidationError
+
 from producer import statereader
 from producer.errors import ConfigError, InputError
 from producer.mapping import MAPPERS, batches
 from producer.progress import PLAIN_INTERVAL_S, SeedProgress
 from producer.seeder import Interrupt, RejectLog, SeedRun, Tally, final_keys, seed_batches
-from producer.seedfile import SeedFileSettings
+from producer.seedfile import MIN_LINE_BYTES, SeedFileSettings
 from producer.sender import JobSender, SendCounters
 from producer.settings import add_kafka_flags, kafka_settings
 from producer.topics import check
@@ -61,10 +63,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = kafka_settings(args)
     if args.max_errors is not None and args.max_errors < 1:
         raise ConfigError("--max-errors must be at least 1")
-    if args.max_line_bytes is None:
-        args.max_line_bytes = SeedFileSettings().seed_max_line_bytes
-    elif args.max_line_bytes < 1024:
-        raise ConfigError("--max-line-bytes must be at least 1024")
+    args.max_line_bytes = _max_line_bytes(args.max_line_bytes)
     await check(settings)
     final = final_keys(await statereader.finalized_job_ids(settings)) if args.skip_final else set()
     started = time.monotonic()
@@ -76,6 +75,17 @@ async def run(args: argparse.Namespace) -> int:
     if args.pushgateway:
         push_counters(args.pushgateway, tally=tally, counters=counters)
     return _exit_code(tally, counters)
+
+
+def _max_line_bytes(flag: int | None) -> int:
+    """--max-line-bytes, else DOCFETCH_SEED_MAX_LINE_BYTES, else 1 MiB; at least 1 KiB."""
+    try:
+        limit = SeedFileSettings().seed_max_line_bytes if flag is None else flag
+    except ValidationError:
+        raise ConfigError("DOCFETCH_SEED_MAX_LINE_BYTES must be an integer of at least 1024") from None
+    if limit < MIN_LINE_BYTES:
+        raise ConfigError(f"--max-line-bytes must be at least {MIN_LINE_BYTES}")
+    return limit
 
 
 async def _seed(

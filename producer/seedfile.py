@@ -21,6 +21,7 @@ READ_BUFFER_BYTES = 1024 * 1024
 # The longest line read (bytes, line ending included): OpenAlex works are a few KiB, the largest seen
 # well under 1 MiB. A longer line is skipped in pieces of SKIP_CHUNK_BYTES, never held whole.
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+MIN_LINE_BYTES = 1024  # below this even a single URL line would be refused
 SKIP_CHUNK_BYTES = 1024 * 1024
 # How much of an over-long line the rejects file gets: enough to recognise the record.
 EXCERPT_BYTES = 1024
@@ -31,7 +32,7 @@ class SeedFileSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
 
-    seed_max_line_bytes: int = Field(default=DEFAULT_MAX_LINE_BYTES, ge=1024)
+    seed_max_line_bytes: int = Field(default=DEFAULT_MAX_LINE_BYTES, ge=MIN_LINE_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
