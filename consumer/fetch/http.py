@@ -21,6 +21,9 @@ NetworkStream = httpcore.AsyncNetworkStream
 ConnectError = httpcore.ConnectError
 # Per-connection pool limits; the politeness gates keep per-host concurrency far below this.
 LIMITS = httpx.Limits(max_connections=256)
+# Addresses of one name tried in turn (resolver order) before a connect fails; each may take the whole
+# connect timeout, so a name with many unreachable addresses cannot hold a job for long.
+MAX_ADDRESSES_TRIED = 3
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -44,13 +47,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        error: httpcore.ConnectError | None = None
-        for address in await self._safety.connect_addresses(host):
+        error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in (await self._safety.connect_addresses(host))[:MAX_ADDRESSES_TRIED]:
             try:
                 return await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
-            except httpcore.ConnectError as exc:
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc  # the next checked address may answer
         assert error is not None, "connect_addresses returns at least one address"
         raise error

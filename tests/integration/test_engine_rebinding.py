@@ -151,3 +151,16 @@ async def test_loopback_first_answer_succeeds_when_private_hosts_are_allowed(tmp
     assert outcome.status is Status.SUCCESS, outcome
     assert "/internal-secret.pdf" in seen
     assert set(network.targets) == {LOOPBACK}
+
+
+async def test_the_next_checked_address_is_tried_when_one_refuses(tmp_path: Path) -> None:
+    async def resolve(host: str) -> list[str]:
+        return ["127.0.0.2", LOOPBACK]  # nothing listens on 127.0.0.2: connection refused
+
+    network = LoopbackOnly()
+    async with secret_origin() as (port, seen):
+        job = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
+        outcome = await _fetch(settings_for(port, allow_private_hosts=True), job, tmp_path, resolve, network)
+    assert outcome.status is Status.SUCCESS, outcome
+    assert network.targets[:2] == ["127.0.0.2", LOOPBACK]
+    assert "/internal-secret.pdf" in seen
