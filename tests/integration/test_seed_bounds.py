@@ -7,7 +7,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producer.errors import ConfigError
 from producer.seedfile import EXCERPT_BYTES
 from tests.conftest import MakeTopics
 from tests.integration.seedfix import run_cli, summary, topic_jobs
@@ -23,20 +22,17 @@ def _lines(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("via", ["flag", "env"])
 async def test_long_and_out_of_bounds_lines_are_rejected_by_number(
     make_topics: MakeTopics,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    via: str,
 ) -> None:
+    """The limit from DOCFETCH_SEED_MAX_LINE_BYTES (the flag's path is tests/unit/test_seed_long_lines.py)."""
     settings = await make_topics(partitions=2)
     seed, rejects = _lines(tmp_path / "urls.txt"), tmp_path / "rejects.jsonl"
-    limit = ["--max-line-bytes", "4096"] if via == "flag" else []
-    if via == "env":
-        monkeypatch.setenv("DOCFETCH_SEED_MAX_LINE_BYTES", "4096")
-    code = await run_cli(settings, "seed", str(seed), "--format", "urls", "--rejects", str(rejects), *limit)
+    monkeypatch.setenv("DOCFETCH_SEED_MAX_LINE_BYTES", "4096")
+    code = await run_cli(settings, "seed", str(seed), "--format", "urls", "--rejects", str(rejects))
     captured = capsys.readouterr()
     assert code == 1
     assert summary(captured.out) == {"read": 4, "seeded": 2, "duplicate": 0, "skipped_final": 0,
@@ -48,16 +44,3 @@ async def test_long_and_out_of_bounds_lines_are_rejected_by_number(
     assert "work_id" in entries[1]["detail"]
     _, messages = await topic_jobs(settings)
     assert messages == 2
-
-
-@pytest.mark.parametrize("via", ["flag", "env"])
-async def test_a_tiny_line_limit_is_a_config_error(
-    make_topics: MakeTopics, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via: str
-) -> None:
-    settings = await make_topics(partitions=1)
-    seed = _lines(tmp_path / "urls.txt")
-    limit = ["--max-line-bytes", "10"] if via == "flag" else []
-    if via == "env":
-        monkeypatch.setenv("DOCFETCH_SEED_MAX_LINE_BYTES", "10")
-    with pytest.raises(ConfigError, match="at least 1024"):
-        await run_cli(settings, "seed", str(seed), "--format", "urls", *limit)

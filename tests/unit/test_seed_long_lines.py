@@ -78,3 +78,18 @@ def test_overlong_reject_names_the_limit(tmp_path: Path) -> None:
     assert reject[:3] == ("reject", 1, "line-too-long")
     assert "5021 bytes" in reject[3] and "4096" in reject[3]
     assert len(reject[4]) == EXCERPT_BYTES
+
+
+def test_line_limit_comes_from_the_flag_then_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from producer.errors import ConfigError
+    from producer.seed import _max_line_bytes
+
+    assert _max_line_bytes(None) == 1024 * 1024
+    monkeypatch.setenv("DOCFETCH_SEED_MAX_LINE_BYTES", "4096")
+    assert _max_line_bytes(None) == 4096
+    assert _max_line_bytes(2048) == 2048
+    with pytest.raises(ConfigError, match="at least 1024"):
+        _max_line_bytes(10)
+    monkeypatch.setenv("DOCFETCH_SEED_MAX_LINE_BYTES", "10")
+    with pytest.raises(ConfigError, match="at least 1024"):
+        _max_line_bytes(None)
