@@ -24,6 +24,8 @@ LIMITS = httpx.Limits(max_connections=256)
 # Addresses of one name tried in turn (resolver order) before a connect fails; each may take the whole
 # connect timeout, so a name with many unreachable addresses cannot hold a job for long.
 MAX_ADDRESSES_TRIED = 3
+# h11's error for a response head past its 100 KiB limit (a hostile or broken origin, e.g. a 1 MiB Location).
+OVERSIZED_HEAD = "Receive buffer too long"
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -105,6 +107,8 @@ def transport_status(exc: httpx.RequestError) -> Status:
     if isinstance(exc, httpx.TimeoutException):
         return Status.TIMEOUT
     if isinstance(exc, httpx.RemoteProtocolError):
+        if OVERSIZED_HEAD in str(exc):
+            return Status.TERMINAL_BAD_STATUS  # the origin's answer, not a cut connection: retrying won't help
         return Status.TRUNCATED_BODY
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return Status.INVALID_URL

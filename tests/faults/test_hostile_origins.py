@@ -61,7 +61,7 @@ async def _fetch(
         (7_000, 12, Status.TOO_MANY_HOPS),  # max_redirects holds
         (9_000, 3, Status.INVALID_URL),  # past MAX_URL_CHARS: refused, not followed
         (65_536, 3, Status.INVALID_URL),
-        (1_048_576, 3, Status.TRUNCATED_BODY),  # a 1 MiB header: the HTTP parser's 100 KiB cap
+        (1_048_576, 3, Status.TERMINAL_BAD_STATUS),  # a 1 MiB head: past the HTTP parser's 100 KiB cap
     ],
 )
 async def test_redirects_with_huge_location_headers(
