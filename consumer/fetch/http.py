@@ -108,7 +108,7 @@ def transport_status(exc: httpx.RequestError) -> Status:
         return Status.TIMEOUT
     if isinstance(exc, httpx.RemoteProtocolError):
         if OVERSIZED_HEAD in str(exc):
-            return Status.TERMINAL_BAD_STATUS  # the origin's answer, not a cut connection: retrying won't help
+            return Status.TERMINAL_BAD_STATUS  # the origin's answer, not a cut connection: no retry
         return Status.TRUNCATED_BODY
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return Status.INVALID_URL
