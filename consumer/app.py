@@ -17,6 +17,7 @@ from aiokafka.errors import IllegalStateError
 from consumer.assignment import Ownership
 from consumer.health import Health, serve_http
 from consumer.jobs import JobContext
+from consumer.looplag import sample_loop_lag
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
 from consumer.settings import ConsumerSettings, Guarantee
@@ -54,10 +55,12 @@ async def run(
             await stack.enter_async_context(serve_http(cfg.metrics_port, metrics.registry, health))
             consumer.subscribe([kafka.jobs_topic], listener=own)
             committing = tg.create_task(commit_loop(own, cfg.commit_interval_s))
+            sampling = tg.create_task(sample_loop_lag(metrics.loop_lag))
             await poll_loop(consumer, own, health, cfg, stop)
             log.info("event=draining partitions=%s", sorted(tp.partition for tp in own.owned))
             await asyncio.gather(*(own.release(tp) for tp in list(own.owned)))
             committing.cancel()
+            sampling.cancel()
     log.info("event=stopped")
     return 0
 

@@ -9,6 +9,8 @@ from schemas import Tier
 
 # Downloads range from tens of milliseconds (loopback) to the job deadline (minutes).
 DURATION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+# Event-loop lag: a healthy loop wakes within a millisecond or two; a second or more stalls heartbeats.
+LOOP_LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
@@ -41,9 +43,18 @@ class Metrics:
         self.skipped = Counter(
             "docfetch_skipped", "Jobs skipped: already terminal at this attempt", registry=r
         )
+        self.event_loop_lag = Histogram(
+            "docfetch_event_loop_lag_seconds",
+            "How late the event loop woke a 0.25 s sleep (consumer/looplag.py)",
+            buckets=LOOP_LAG_BUCKETS_S,
+            registry=r,
+        )
 
     def http_request(self, tier: Tier, code_class: str) -> None:
         self.http.labels(tier=tier.value, code_class=code_class).inc()
+
+    def loop_lag(self, seconds: float) -> None:
+        self.event_loop_lag.observe(seconds)
 
     def bytes_downloaded(self, count: int) -> None:
         self.bytes.inc(count)

@@ -12,6 +12,7 @@ HOSTS: dict[str, str] = {
     "strict": "127.0.0.16",  # robots.txt disallowing /private/ with a Crawl-delay
     "polite": "127.0.0.17",  # plain PDFs, for politeness measurements
     "robots5xx": "127.0.0.18",  # robots.txt answers 503
+    "hostile": "127.0.0.19",  # hostile origins (originfarm/hostile.py)
 }
 
 # A literal in a private range: the engine must refuse it before connecting. Nothing listens there.

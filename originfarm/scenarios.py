@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from urllib.parse import parse_qs
 
-from originfarm import pages
+from originfarm import hostile, pages
 from originfarm.hosts import HOSTS, PRIVATE_ADDRESS
 from originfarm.pdfgen import make_pdf
 from originfarm.wire import Request, Response
@@ -35,7 +35,13 @@ class Scenarios:
     async def route(self, req: Request) -> Response:
         parts = [p for p in req.path.split("/") if p]
         if req.path == "/robots.txt":
-            return self.robots(req.host)
+            return (
+                hostile.robots(req.headers.get("host", ""))
+                if req.host == "hostile"
+                else self.robots(req.host)
+            )
+        if req.host == "hostile":
+            return hostile.route(parts, port=self.port)
         if req.host == "doi":
             return self.doi(parts)
         if req.host == "archive":

@@ -17,10 +17,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from producer.errors import InputError, ProducerError, RejectedLine
 from producer.openalex import job_from_work
-from producer.seedfile import SeedFile
+from producer.seedfile import DEFAULT_MAX_LINE_BYTES, OverlongLine, SeedFile
 from producer.urls import is_header, job_from_line
 from schemas import JobMessage, encode
 
@@ -63,26 +64,39 @@ def outcome(raw: bytes, line_no: int, mapper: Mapper) -> Outcome:
         if exc.reason == "header" and line_no == 1:
             return ("blank", line_no)
         return ("reject", line_no, exc.reason, exc.detail, raw)
+    except ValidationError as exc:  # a field past the job message's bounds (schemas.messages MAX_*)
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(job)"
+        return ("reject", line_no, "out-of-bounds", f"{where}: {first['msg']}", raw)
     return ("job", line_no, job.job_id, encode(job))
 
 
-def outcome_batches(path: str, fmt: str) -> Iterator[Batch]:
+def overlong(line: OverlongLine, line_no: int, max_line_bytes: int) -> Outcome:
+    """The reject of a line past the limit; the rejects file gets its first bytes only."""
+    detail = f"line of {line.length_bytes} bytes is longer than {max_line_bytes} (--max-line-bytes)"
+    return ("reject", line_no, "line-too-long", detail, line.excerpt)
+
+
+def outcome_batches(path: str, fmt: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Batch]:
     mapper = MAPPERS[fmt]
-    with SeedFile(path) as lines:
+    with SeedFile(path, max_line_bytes=max_line_bytes) as lines:
         batch: list[Outcome] = []
         for raw in lines:
-            batch.append(outcome(raw, lines.line_no, mapper))
+            if isinstance(raw, OverlongLine):
+                batch.append(overlong(raw, lines.line_no, max_line_bytes))
+            else:
+                batch.append(outcome(raw, lines.line_no, mapper))
             if len(batch) >= BATCH_LINES:
                 yield lines.position_bytes(), batch
                 batch = []
         yield lines.position_bytes(), batch
 
 
-def _worker(path: str, fmt: str, conn: Connection) -> None:
+def _worker(path: str, fmt: str, max_line_bytes: int, conn: Connection) -> None:
     """Child process: send every batch, then None; an unreadable input is sent as its message."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
-        for batch in outcome_batches(path, fmt):
+        for batch in outcome_batches(path, fmt, max_line_bytes):
             conn.send(batch)
         conn.send(None)
     except InputError as exc:
@@ -101,17 +115,17 @@ async def _receive(receiver: Connection) -> Batch | None:
     return item  # type: ignore[no-any-return]
 
 
-async def batches(path: str, fmt: str) -> AsyncIterator[Batch]:
+async def batches(path: str, fmt: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> AsyncIterator[Batch]:
     """The outcome batches of `path`, mapped in a worker process (inline for stdin)."""
     if path == "-":
-        for batch in outcome_batches(path, fmt):
+        for batch in outcome_batches(path, fmt, max_line_bytes):
             yield batch
         return
     with SeedFile(path):  # fail fast, in this process, on a missing or unreadable file
         pass
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_worker, args=(path, fmt, sender), daemon=True)
+    worker = context.Process(target=_worker, args=(path, fmt, max_line_bytes, sender), daemon=True)
     worker.start()
     sender.close()
     try:

@@ -9,11 +9,14 @@ import sys
 import time
 from typing import IO
 
+from pydantic import ValidationError
+
 from producer import statereader
 from producer.errors import ConfigError, InputError
 from producer.mapping import MAPPERS, batches
 from producer.progress import PLAIN_INTERVAL_S, SeedProgress
 from producer.seeder import Interrupt, RejectLog, SeedRun, Tally, final_keys, seed_batches
+from producer.seedfile import MIN_LINE_BYTES, SeedFileSettings
 from producer.sender import JobSender, SendCounters
 from producer.topics import check
 from schemas import KafkaSettings
@@ -39,6 +42,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--rejects", metavar="FILE", help="write rejected lines here as JSONL")
     parser.add_argument("--max-errors", type=int, metavar="N", help="stop after N rejected lines")
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        metavar="N",
+        help="reject longer lines, by line number, without reading them whole "
+        "[DOCFETCH_SEED_MAX_LINE_BYTES, 1048576]",
+    )
     parser.add_argument("--compression", choices=COMPRESSIONS, default="none", help="(none)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
@@ -53,6 +63,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = kafka_settings(args)
     if args.max_errors is not None and args.max_errors < 1:
         raise ConfigError("--max-errors must be at least 1")
+    args.max_line_bytes = _max_line_bytes(args.max_line_bytes)
     await check(settings)
     final = final_keys(await statereader.finalized_job_ids(settings)) if args.skip_final else set()
     started = time.monotonic()
@@ -64,6 +75,17 @@ async def run(args: argparse.Namespace) -> int:
     if args.pushgateway:
         push_counters(args.pushgateway, tally=tally, counters=counters)
     return _exit_code(tally, counters)
+
+
+def _max_line_bytes(flag: int | None) -> int:
+    """--max-line-bytes, else DOCFETCH_SEED_MAX_LINE_BYTES, else 1 MiB; at least 1 KiB."""
+    try:
+        limit = SeedFileSettings().seed_max_line_bytes if flag is None else flag
+    except ValidationError:
+        raise ConfigError("DOCFETCH_SEED_MAX_LINE_BYTES must be an integer of at least 1024") from None
+    if limit < MIN_LINE_BYTES:
+        raise ConfigError(f"--max-line-bytes must be at least {MIN_LINE_BYTES}")
+    return limit
 
 
 async def _seed(
@@ -87,7 +109,7 @@ async def _seed(
                 max_errors=args.max_errors,
                 on_progress=progress.update,
             )
-            tally = await seed_batches(batches(args.path, args.format), seed_run)
+            tally = await seed_batches(batches(args.path, args.format, args.max_line_bytes), seed_run)
     return tally, sender.counters
 
 

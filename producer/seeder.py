@@ -59,8 +59,10 @@ class RejectLog:
             print(f"line {line_no}: {reason}: {detail[:300]}", file=self._stderr)
             self._shown += 1
         if self._jsonl is not None:
-            text = raw.decode("utf-8", "replace")
+            text = raw.decode("utf-8", "replace")  # an over-long line arrives as its excerpt only
             entry = {"line": line_no, "reason": reason, "detail": detail, "raw": text}
+            if reason == "line-too-long":
+                entry["truncated"] = True
             self._jsonl.write(orjson.dumps(entry) + b"\n")
 
 

@@ -35,7 +35,7 @@ def _load_object(raw: bytes | None) -> dict[str, Any]:
 def _decode(model: type[M], raw: bytes | None) -> M:
     obj = _load_object(raw)
     version = obj.get("schema")
-    if version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:  # true and 1.0 equal 1
         raise PoisonMessage("unknown-version", f"schema version {version!r} is not supported")
     try:
         return model.model_validate_json(raw or b"", strict=True)

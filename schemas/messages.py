@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from schemas.status import State, Status
 
 SCHEMA_VERSION: Literal[1] = 1
 SHA256_HEX = r"^[0-9a-f]{64}$"
+
+# Bounds of a job message: anyone who can write to the jobs topic shapes it, and its fields are copied
+# into PLANNED records, logs and requests, so every size is capped here, at decode (a violation is poison).
+# URLs: RFC 9110 asks clients and servers to support at least 8,000 octets; longer ones are not served.
+MAX_URL_CHARS = 8192
+# DOI names have no length limit in the standard; registered ones run to a few hundred characters.
+MAX_DOI_CHARS = 1024
+# OpenAlex ids are ~12 characters; a URL list's work ids are free text, kept to a short label.
+MAX_WORK_ID_CHARS = 256
+# The producer that seeded the job ("openalex", "urls", ...): a label, not a payload.
+MAX_SOURCE_CHARS = 128
+# A work's locations rarely number more than a dozen; each candidate costs a DNS lookup, a robots.txt
+# fetch and a request (the engine's per-job budget stops far earlier: 3 x max_hops operations).
+MAX_CANDIDATES = 64
+MAX_CANDIDATE_HOSTS = 32
+# Kafka clients and other decoders read attempts as 32-bit, timestamps as 64-bit signed integers; a
+# larger number (2^64 decodes fine in Python) would crash the encoding of the state record later.
+MAX_ATTEMPT = 2**31 - 1
+MAX_TIMESTAMP_MS = 2**63 - 1
+# No C0 control character or DEL: a NUL or CR/LF in a URL or label is never legitimate.
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _bounded(max_chars: int, *, min_chars: int = 0) -> StringConstraints:
+    return StringConstraints(min_length=min_chars, max_length=max_chars, pattern=NO_CONTROL_CHARS)
+
+
+Url = Annotated[str, _bounded(MAX_URL_CHARS, min_chars=1)]
+Doi = Annotated[str, _bounded(MAX_DOI_CHARS, min_chars=1)]
+WorkId = Annotated[str, _bounded(MAX_WORK_ID_CHARS, min_chars=1)]
+Source = Annotated[str, _bounded(MAX_SOURCE_CHARS, min_chars=1)]
 
 
 class Tier(StrEnum):
@@ -37,7 +69,7 @@ class _Frozen(BaseModel):
 
 
 class Candidate(_Frozen):
-    url: str = Field(min_length=1, max_length=8192)
+    url: Url
     tier: Tier
 
 
@@ -55,15 +87,38 @@ class JobMessage(_Frozen):
 
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schema")
     job_id: str = Field(pattern=SHA256_HEX)
-    work_id: str | None = None
-    doi: str | None = None
-    candidates: tuple[Candidate, ...] = Field(min_length=1)
+    work_id: WorkId | None = None
+    doi: Doi | None = None
+    candidates: tuple[Candidate, ...] = Field(min_length=1, max_length=MAX_CANDIDATES)
     wanted: Wanted = Wanted.PDF
-    source: str = Field(min_length=1)
-    seeded_at_ms: int = Field(ge=0)
-    attempt: int = Field(default=0, ge=0)
+    source: Source
+    seeded_at_ms: int = Field(ge=0, le=MAX_TIMESTAMP_MS)
+    attempt: int = Field(default=0, ge=0, le=MAX_ATTEMPT)
 
     model_config = ConfigDict(populate_by_name=True)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _exact_version(cls, value: object) -> object:
+        """`true` and `1.0` equal 1 in Python; the wire version is the JSON integer 1, nothing else."""
+        if type(value) is not int:
+            raise ValueError(f"schema must be the integer {SCHEMA_VERSION}")
+        return value
+
+    @model_validator(mode="after")
+    def _few_hosts(self) -> JobMessage:
+        hosts = {_host_of(candidate.url) for candidate in self.candidates}
+        if len(hosts) > MAX_CANDIDATE_HOSTS:
+            raise ValueError(f"candidates on {len(hosts)} hosts; at most {MAX_CANDIDATE_HOSTS}")
+        return self
+
+
+def _host_of(url: str) -> str:
+    """The host a candidate URL names (the URL itself when it does not parse)."""
+    try:
+        return (urlsplit(url).hostname or url).lower()
+    except ValueError:
+        return url
 
 
 class StateRecord(_Frozen):

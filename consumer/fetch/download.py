@@ -3,6 +3,7 @@ transient failures retried with jittered backoff, PDFs streamed into the store, 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,13 +13,14 @@ from consumer.fetch import http
 from consumer.fetch.errors import FetchFailed, StoreFull, status_for_http
 from consumer.fetch.politeness import HostGate, Politeness
 from consumer.fetch.robots import RobotsCache
-from consumer.fetch.run import JobRun
+from consumer.fetch.run import ACTIVE_RUN, JobRun, spend_robots
 from consumer.fetch.safety import Safety
 from consumer.fetch.settings import EngineSettings
 from consumer.fetch.validate import PDF_HEAD_BYTES, has_pdf_eof, is_pdf_head, looks_like_html
 from consumer.outcome import FetchObserver
 from consumer.storage import ObjectRef, StorageError, Store, TooLarge
 from schemas import Status, Tier
+from schemas.messages import MAX_URL_CHARS
 
 CHUNK_BYTES = 64 * 1024
 TRANSIENT = frozenset({Status.CONNECT_ERROR, Status.TIMEOUT, Status.RATE_LIMITED, Status.REMOTE_SERVER_ERROR})
@@ -61,6 +63,14 @@ class Downloader:
         )
 
     async def get(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
+        """Follow `url`; every request, robots.txt fetch and DNS lookup it causes is paid from `run`."""
+        token = ACTIVE_RUN.set(run)
+        try:
+            return await self._follow_redirects(url, tier, run)
+        finally:
+            ACTIVE_RUN.reset(token)
+
+    async def _follow_redirects(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
         chain: set[str] = set()
         for _ in range(self._cfg.max_redirects + 1):
             if url in chain:
@@ -74,7 +84,7 @@ class Downloader:
         raise FetchFailed(Status.TOO_MANY_HOPS, f"more than {self._cfg.max_redirects} redirects")
 
     async def _checked_request(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact | str:
-        await self._safety.check(url)
+        self._safety.check_url(url)  # the addresses are checked where the connection is made (http.py)
         gate = self._politeness.gate(urlsplit(url).hostname or "")
         delay_s = await self._robots.check(url, tier=tier)
         if delay_s is not None:
@@ -119,7 +129,10 @@ class Downloader:
         code = response.status_code
         if 300 <= code < 400 and "location" in response.headers:
             gate.succeeded()
-            return urljoin(url, response.headers["location"])
+            location = response.headers["location"]
+            if len(location) > MAX_URL_CHARS:  # the bound of a job's URLs holds for every hop too
+                raise FetchFailed(Status.INVALID_URL, f"Location of {len(location)} characters")
+            return urljoin(url, location)
         if code >= 400 or code < 200:
             if code >= 500 or code == 429:
                 gate.failed()
@@ -181,6 +194,17 @@ class Downloader:
             raise StoreFull(str(exc)) from exc
 
     async def _robots_txt(self, url: str, tier: Tier) -> tuple[int, bytes]:
+        """One robots.txt fetch, paid from the active job, within connect + read timeout in all (a
+        dribbling robots.txt never trips the per-read timeout and would hold its origin's lock)."""
+        spend_robots()
+        limit_s = self._cfg.connect_timeout_s + self._cfg.read_timeout_s
+        try:
+            async with asyncio.timeout(limit_s):
+                return await self._robots_exchange(url, tier)
+        except TimeoutError:
+            raise FetchFailed(Status.TIMEOUT, f"robots.txt: slower than {limit_s:g}s") from None
+
+    async def _robots_exchange(self, url: str, tier: Tier) -> tuple[int, bytes]:
         gate = self._politeness.gate(urlsplit(url).hostname or "")
         async with gate.slot():
             try:

@@ -37,8 +37,11 @@ class Engine:
         store: Store,
         observer: FetchObserver | None = None,
         resolver: Resolver = system_resolver,
+        network: http.NetworkBackend | None = None,
     ) -> None:
+        """`resolver` answers the guard's DNS lookups; `network` opens the sockets (tests inject both)."""
         self._cfg = settings
+        self._network = network
         self._store = store
         self._observer = observer or NullObserver()
         self._safety = Safety(
@@ -58,7 +61,7 @@ class Engine:
         self._downloader: Downloader | None = None
 
     async def __aenter__(self) -> Engine:
-        self._client = http.make_client(self._cfg)
+        self._client = http.make_client(self._cfg, http.GuardedBackend(self._safety, self._network))
         await self._client.__aenter__()
         self._downloader = Downloader(
             settings=self._cfg,

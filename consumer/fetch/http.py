@@ -1,9 +1,14 @@
-"""The one place the HTTP client library is imported: httpx2, the maintained continuation of httpx."""
+"""The one place the HTTP client library is imported: httpx2, the maintained continuation of httpx, and
+its transport core httpcore2 (for the network backend that enforces the SSRF guard at connect time)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import httpcore2 as httpcore
 import httpx2 as httpx  # adopted over httpx 0.28 on the farm benchmark (docs/ENGINE.md)
 
+from consumer.fetch.safety import Safety
 from consumer.fetch.settings import EngineSettings
 from schemas import Status
 
@@ -11,11 +16,79 @@ Client = httpx.AsyncClient
 Response = httpx.Response
 RequestError = httpx.RequestError
 InvalidURL = httpx.InvalidURL
+NetworkBackend = httpcore.AsyncNetworkBackend
+NetworkStream = httpcore.AsyncNetworkStream
+ConnectError = httpcore.ConnectError
 # Per-connection pool limits; the politeness gates keep per-host concurrency far below this.
-MAX_CONNECTIONS = 256
+LIMITS = httpx.Limits(max_connections=256)
+# Addresses of one name tried in turn (resolver order) before a connect fails; each may take the whole
+# connect timeout, so a name with many unreachable addresses cannot hold a job for long.
+MAX_ADDRESSES_TRIED = 3
+# h11's error for a response head past its 100 KiB limit (a hostile or broken origin, e.g. a 1 MiB Location).
+OVERSIZED_HEAD = "Receive buffer too long"
 
 
-def make_client(settings: EngineSettings) -> httpx.AsyncClient:
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Opens every TCP connection to an address the guard checked, never to a name.
+
+    The host is resolved once per connection (the engine's resolver), every address is checked, and the
+    socket connects to a checked IP, tried in order. TLS is unaffected: httpcore starts TLS on the stream
+    with the request's host name as SNI and for certificate verification, and the Host header comes from
+    the URL.
+    """
+
+    def __init__(self, safety: Safety, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._safety = safety
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in (await self._safety.connect_addresses(host))[:MAX_ADDRESSES_TRIED]:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc  # the next checked address may answer
+        assert error is not None, "connect_addresses returns at least one address"
+        raise error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never used by the engine")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a connection pool whose connections go through `GuardedBackend`."""
+
+    def __init__(self, backend: GuardedBackend, *, http2: bool) -> None:
+        super().__init__(trust_env=False, http2=http2, limits=LIMITS)
+        self._pool = httpcore.AsyncConnectionPool(  # replaces the default pool, which is never opened
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=LIMITS.max_connections,
+            max_keepalive_connections=LIMITS.max_keepalive_connections,
+            keepalive_expiry=LIMITS.keepalive_expiry,
+            http1=True,
+            http2=http2,
+            network_backend=backend,
+        )
+
+
+def make_client(settings: EngineSettings, backend: GuardedBackend) -> httpx.AsyncClient:
     """Redirects are followed by the engine (each hop is checked and recorded), never by the client."""
     timeout = httpx.Timeout(
         settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.job_deadline_s
@@ -23,10 +96,9 @@ def make_client(settings: EngineSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=timeout,
         follow_redirects=False,
-        http2=settings.http2,
         trust_env=False,
         headers={"user-agent": settings.user_agent, "accept": "application/pdf, text/html;q=0.8, */*;q=0.5"},
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+        transport=GuardedTransport(backend, http2=settings.http2),
     )
 
 
@@ -35,6 +107,8 @@ def transport_status(exc: httpx.RequestError) -> Status:
     if isinstance(exc, httpx.TimeoutException):
         return Status.TIMEOUT
     if isinstance(exc, httpx.RemoteProtocolError):
+        if OVERSIZED_HEAD in str(exc):
+            return Status.TERMINAL_BAD_STATUS  # the origin's answer, not a cut connection: no retry
         return Status.TRUNCATED_BODY
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return Status.INVALID_URL

@@ -1,12 +1,18 @@
-"""The state of one job's fetch: hops taken, hop budget, URLs visited, failures so far."""
+"""The state of one job's fetch: hops taken, request budget, URLs visited, failures so far."""
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 
 from consumer.fetch.errors import FetchFailed
 from consumer.outcome import FetchOutcome
 from schemas import Hop, Status, Tier
+
+# Network operations a job may make per allowed hop: on a fresh host a download costs a DNS lookup, a
+# robots.txt fetch and the request itself. A job of 10,000 candidates on distinct hosts thus stops after
+# 3 * max_hops operations instead of 10,000 robots.txt fetches and 20,000 lookups.
+NETWORK_OPS_PER_HOP = 3
 
 
 @dataclass
@@ -15,12 +21,28 @@ class JobRun:
     hops: list[Hop] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
     failures: list[tuple[str, FetchFailed]] = field(default_factory=list)
-    requests: int = 0
+    requests: int = 0  # downloads (hops), capped by max_hops
+    network_ops: int = 0  # downloads + robots.txt fetches + DNS lookups, capped by network_budget
+    spent_on: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def network_budget(self) -> int:
+        return self.max_hops * NETWORK_OPS_PER_HOP
 
     def spend_request(self) -> None:
         if self.requests >= self.max_hops:
             raise FetchFailed(Status.TOO_MANY_HOPS, f"more than {self.max_hops} requests")
+        self.spend("request")
         self.requests += 1
+
+    def spend(self, kind: str) -> None:
+        """Pay one network operation (`request`, `robots`, `lookup`); TOO_MANY_HOPS once spent."""
+        if self.network_ops >= self.network_budget:
+            raise FetchFailed(
+                Status.TOO_MANY_HOPS, f"job budget of {self.network_budget} network operations spent ({kind})"
+            )
+        self.network_ops += 1
+        self.spent_on[kind] = self.spent_on.get(kind, 0) + 1
 
     def record(self, url: str, tier: Tier, http_status: int | None, note: str | None = None) -> None:
         self.hops.append(Hop(url=url, tier=tier, http_status=http_status, note=note))
@@ -39,3 +61,22 @@ class JobRun:
         retryable = [exc for _, exc in self.failures if exc.retryable]
         chosen = (retryable or [exc for _, exc in self.failures])[0]
         return FetchOutcome(status=chosen.status, hops=tuple(self.hops), detail=chosen.detail or None)
+
+
+# The job whose request is in progress in this task: the connection layer and the robots.txt cache pay
+# their lookups and fetches from it (they are shared by every job and cannot be handed a run).
+ACTIVE_RUN: contextvars.ContextVar[JobRun | None] = contextvars.ContextVar("active_run", default=None)
+
+
+def spend_lookup() -> None:
+    """Pay a DNS lookup from the active job, if any."""
+    run = ACTIVE_RUN.get()
+    if run is not None:
+        run.spend("lookup")
+
+
+def spend_robots() -> None:
+    """Pay a robots.txt fetch from the active job, if any."""
+    run = ACTIVE_RUN.get()
+    if run is not None:
+        run.spend("robots")
