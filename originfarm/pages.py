@@ -12,12 +12,15 @@ LANDING_VARIANTS = (
     "link-alternate",
     "heuristic",
     "meta-refresh",
-    "none",
+    "cookie-banner",
+    "none",  # last: originfarm.sample skips it
 )
 
 
 def landing_page(variant: str, pdf_url: str) -> bytes:
     """A publisher landing page whose link to `pdf_url` is expressed as `variant`."""
+    if variant == "cookie-banner":
+        return cookie_banner_landing(pdf_url)
     head, body = "", "<p>Abstract: we study things.</p><a href='/about'>About</a>"
     if variant in (
         "citation_pdf_url",
@@ -58,6 +61,26 @@ def html_instead_of_pdf() -> bytes:
 
 def meta_refresh_page(target: str) -> bytes:
     return _page("Redirecting", f'<meta http-equiv="refresh" content="1;url={target}">', "")
+
+
+def refresh_regex_page(spaces: int) -> bytes:
+    """A refresh value of `spaces` spaces: once took cubic time in the engine's refresh regex (issue 11)."""
+    return _page("Refresh", f'<meta http-equiv=refresh content="{" " * spaces}">', "")
+
+
+def deep_nesting_page(size_bytes: int) -> bytes:
+    """`size_bytes` of nested <div>s: quadratic in an HTML tree builder unless the depth is capped."""
+    return _page("Nested", "", "<div>" * (size_bytes // 5))
+
+
+def cookie_banner_landing(pdf_url: str) -> bytes:
+    """An ordinary publisher page: a OneTrust cookie banner and a reCAPTCHA key beside citation_pdf_url."""
+    head = f'<meta name="citation_pdf_url" content="{pdf_url}">'
+    body = (
+        '<div id="onetrust-banner-sdk"><p>We value your privacy</p><button>Accept all cookies</button></div>'
+        '<div data-recaptchaKey="6Lc-abc">captcha for comments</div><p>Abstract: we study things.</p>'
+    )
+    return _page("An article", head, body)
 
 
 def _page(title: str, head: str, body: str) -> bytes:

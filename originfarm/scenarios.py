@@ -19,6 +19,9 @@ DEFAULT_PDF_BYTES = 20_000
 # Slow drip: 2 KiB every 50 ms, so a default PDF takes about half a second.
 DRIP = (2048, 0.05)
 WAYBACK_TS = "20200101000000"
+# 3,200 spaces took the old refresh regex 105 s; the page cap is the engine's max_html_bytes default.
+HOSTILE_REFRESH_SPACES = 3200
+HOSTILE_PAGE_BYTES = 2 * 1024 * 1024 - 256
 STRICT_ROBOTS = "User-agent: *\nDisallow: /private/\nCrawl-delay: 0.3\n"
 
 
@@ -164,6 +167,16 @@ def broken(kind: str, name: str) -> Response | None:
             return Response(200, pages.cookie_wall_page(), dict(HTML))
         case "meta-refresh":
             return Response(200, pages.meta_refresh_page(f"/pdf/20000/{name}.pdf"), dict(HTML))
+    return hostile(kind)
+
+
+def hostile(kind: str) -> Response | None:
+    """Hostile pages (issue 11): each must cost the engine bounded time and never stall its loop."""
+    match kind:
+        case "hostile-refresh":
+            return Response(200, pages.refresh_regex_page(HOSTILE_REFRESH_SPACES), dict(HTML))
+        case "hostile-nesting":
+            return Response(200, pages.deep_nesting_page(HOSTILE_PAGE_BYTES), dict(HTML))
     return None
 
 

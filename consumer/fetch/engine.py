@@ -54,6 +54,8 @@ class Engine:
             breaker_failures=settings.breaker_failures,
             breaker_cooldown_s=settings.breaker_cooldown_s,
         )
+        # Parsing a 2 MiB page takes tens of ms: in worker threads (lexbor releases the GIL), a few at once.
+        self._parse_slots = asyncio.Semaphore(settings.parse_workers)
         self._client: http.Client | None = None
         self._downloader: Downloader | None = None
 
@@ -114,22 +116,24 @@ class Engine:
         got = await self._get(url, tier, run)
         if isinstance(got, Artifact):
             return self._hit(got, tier, run)
-        blocked = validate.blocked_status(got.html)
-        if blocked is not None:
-            raise FetchFailed(blocked, got.url[:200])
-        link = landing.pdf_link(got.html, base_url=got.url) or landing.meta_refresh(
-            got.html, base_url=got.url
-        )
-        if link is None or depth >= MAX_PAGE_DEPTH or link in run.visited:
+        link = await self._read(got)
+        if isinstance(link, Status):
+            raise FetchFailed(link, got.url[:200])
+        if link is None or depth >= MAX_PAGE_DEPTH or link.url in run.visited:
             status = Status.NO_PDF_LINK if tier in PAGE_TIERS else Status.WRONG_MIMETYPE
             raise FetchFailed(status, got.url[:200])
-        return await self._follow(link, Tier.LANDING if tier is Tier.DOI else tier, run, depth=depth + 1)
+        _note_last_hop(run, f"followed {link.rule}")
+        return await self._follow(link.url, Tier.LANDING if tier is Tier.DOI else tier, run, depth=depth + 1)
+
+    async def _read(self, page: Page) -> landing.Link | Status | None:
+        """The page's next link, else its soft-block status, else None; parsed off the event loop."""
+        async with self._parse_slots:
+            return await asyncio.to_thread(classify_page, page)
 
     async def _try_archive(self, original: str, run: JobRun) -> FetchOutcome | None:
+        lookup = wayback.availability_url(self._cfg.wayback_availability_url, original)
         try:
-            got = await self._get(
-                wayback.availability_url(self._cfg.wayback_availability_url, original), Tier.ARCHIVE, run
-            )
+            got = await self._get(lookup, Tier.ARCHIVE, run)
             replay = wayback.raw_replay_url(got.html) if isinstance(got, Page) else None
             if replay is None:
                 return None
@@ -137,7 +141,11 @@ class Engine:
         except StoreFull:
             raise
         except FetchFailed as exc:
-            run.failed(original, exc)
+            # The archive is a last resort: its own failure shows in the hops and the archive tier's
+            # request counter, never as the job's status (the candidates' failure is the real one).
+            if not run.hops or run.hops[-1].tier is not Tier.ARCHIVE:
+                run.record(lookup, Tier.ARCHIVE, None)  # failed before any request (DNS, safety)
+            _note_last_hop(run, f"archive failed: {exc.status} {exc.detail}"[:200])
             return None
 
     async def _get(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
@@ -154,3 +162,17 @@ class Engine:
             final_url=got.url,
             tier=tier,
         )
+
+
+def classify_page(page: Page) -> landing.Link | Status | None:
+    """A page with a full-text link is a landing page whatever else it holds (most carry a cookie banner
+    or a captcha script); the soft-block markers decide only for a page that leads nowhere."""
+    found = landing.read_page(page.html, base_url=page.url).next
+    return found if found is not None else validate.blocked_status(page.html)
+
+
+def _note_last_hop(run: JobRun, note: str) -> None:
+    """Say on the latest hop why the job moved on from it (which rule found the link, what failed)."""
+    if run.hops:
+        last = run.hops[-1]
+        run.hops[-1] = last.model_copy(update={"note": f"{last.note}; {note}" if last.note else note})

@@ -30,6 +30,8 @@ class EngineSettings(BaseSettings):
     max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     # Landing pages bigger than this are not parsed (real ones are well under 1 MiB).
     max_html_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    # Pages parsed at once, each in a worker thread so a big page never stalls the event loop.
+    parse_workers: int = Field(default=2, ge=1)
     # Tries of one request on a transient failure (connect, timeout, 429, 5xx), backing off with jitter.
     retry_attempts: int = Field(default=3, ge=1)
     retry_backoff_s: float = Field(default=0.5, ge=0)

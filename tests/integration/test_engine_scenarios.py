@@ -112,6 +112,8 @@ CASES = [
     Case("empty", ((A, "pdfs", "/empty/e.pdf"),), Status.EMPTY_BODY, (200,)),
     Case("soft-block", ((A, "pdfs", "/softblock/b.pdf"),), Status.SOFT_BLOCKED, (200,)),
     Case("cookie-wall", ((A, "pdfs", "/cookiewall/w.pdf"),), Status.SOFT_BLOCKED, (200,)),
+    Case("hostile-refresh", ((A, "pdfs", "/hostile-refresh/h"),), Status.WRONG_MIMETYPE, (200,)),
+    Case("hostile-nesting", ((A, "pdfs", "/hostile-nesting/h"),), Status.WRONG_MIMETYPE, (200,)),
     Case("meta-refresh", ((A, "pdfs", "/meta-refresh/m"),), Status.SUCCESS, (200, 200), A, ("m.pdf", 20000)),
     Case(
         "too-large",
