@@ -60,7 +60,8 @@ def landing(root: Path, out: Lines) -> None:
         else:
             want = case["expect_pdf"]
             got = verdict.url if isinstance(verdict, Link) else None
-            ok = (want is None and verdict is None) or (got is not None and any(_same_url(got, w) for w in want or []))
+            found = got is not None and any(_same_url(got, w) for w in want or [])
+            ok = (want is None and verdict is None) or found
             scores["landing"].append(ok)
             scores[f"landing {case['basis']}"].append(ok)
         if not ok:
@@ -72,7 +73,8 @@ def landing(root: Path, out: Lines) -> None:
 def validate(root: Path, out: Lines) -> None:
     pdf = (root / "data/validate/sandcrawler__dummy.pdf").read_bytes()
     pages = [gzip.decompress(p.read_bytes()) for p in sorted((root / "data/landing").glob("*.html.gz"))]
-    checks = [is_pdf_head(pdf[:1024]) and has_pdf_eof(pdf[-1024:])] + [looks_like_html(p[:1024]) for p in pages]
+    checks = [is_pdf_head(pdf[:1024]) and has_pdf_eof(pdf[-1024:])]
+    checks += [looks_like_html(p[:1024]) for p in pages]
     out.append(f"validate: {sum(checks)}/{len(checks)}")
 
 
@@ -106,7 +108,8 @@ def _openalex_ok(work: dict[str, Any], legacy: bool) -> bool:
     if doi and tiers.resolver_url(resolver, doi) not in planned:
         return False
     first = _first_expected(work, legacy)
-    first_ok = first is None or _same_url(planned[0], tiers.resolver_url(resolver, first) if first == doi else first)
+    first_url = tiers.resolver_url(resolver, first) if first and first == doi else first
+    first_ok = first_url is None or _same_url(planned[0], first_url)
     return job.work_id == work["id"].rsplit("/", 1)[-1] and job.doi == tiers.bare_doi(doi or "") and first_ok
 
 
@@ -131,7 +134,8 @@ def canon(root: Path, out: Lines) -> None:
     strict = sum(_canon(a) == b for a, b, _ in pairs)
     out.append(f"  canon strict string equality with w3lib/WHATWG: {strict}/{len(pairs)}")
     failures = [c["input"] for c in whatwg if "failure" in c]
-    out.append(f"  WHATWG-invalid inputs rejected: {sum(_canon(u) is None for u in failures)}/{len(failures)}")
+    rejected = sum(_canon(u) is None for u in failures)
+    out.append(f"  WHATWG-invalid inputs rejected: {rejected}/{len(failures)}")
     keys: dict[str, set[str]] = defaultdict(set)
     for a, b, source in pairs:
         key = _canon(a)
@@ -143,7 +147,9 @@ def canon(root: Path, out: Lines) -> None:
     inputs = [a for a, _, _ in pairs] + failures
     agree = sum(_full_or_none(u) == _canon(u) for u in inputs)
     out.append(f"  fast path agrees with canonical_url: {agree}/{len(inputs)}")
-    out.extend(f"  miss [{s}] {a!r} -> {_canon(a)!r} vs {b!r} -> {_canon(b)!r}" for (a, b, s), ok in zip(pairs, same) if not ok)
+    for (a, b, source), ok in zip(pairs, same, strict=True):
+        if not ok:
+            out.append(f"  miss [{source}] {a!r} -> {_canon(a)!r} vs {b!r} -> {_canon(b)!r}")
 
 
 def _full_or_none(url: str) -> str | None:
@@ -172,11 +178,13 @@ async def robots(root: Path, out: Lines) -> None:
     scores: dict[str, list[bool]] = defaultdict(list)
     misses: Lines = []
     for case in google:
-        allowed, _ = await _robots_allowed(base64.b64decode(case["robots_b64"]), case["user_agent"], case["url"])
+        body = base64.b64decode(case["robots_b64"])
+        allowed, _ = await _robots_allowed(body, case["user_agent"], case["url"])
         kind = "rfc9309" if case["test"].startswith("ID_") else "google-only"
         scores[kind].append(allowed == case["allowed"])
         if allowed != case["allowed"]:
-            misses.append(f"  miss [{kind}] {case['test']} {case['user_agent']} {case['url']} want {case['allowed']}")
+            what = f"{case['test']} {case['user_agent']!r} {case['url']}"
+            misses.append(f"  miss [{kind}] {what} want allowed={case['allowed']}")
     agent = EngineSettings().user_agent
     for case in real:
         body = (root / "data/robots/real" / case["file"]).read_bytes()
@@ -184,11 +192,14 @@ async def robots(root: Path, out: Lines) -> None:
         ok = allowed == case["allowed"] and ("crawl_delay" not in case or delay == case["crawl_delay"])
         scores["real"].append(ok)
         if not ok:
-            misses.append(f"  miss [real] {case['file']} {case['url']}: allowed {allowed} delay {delay}; {case['why']}")
+            what = f"{case['file']} {case['url']}: allowed {allowed} delay {delay}"
+            misses.append(f"  miss [real] {what}; {case['why']}")
     headline = scores["rfc9309"] + scores["real"]
-    out.append(f"robots: {sum(headline)}/{len(headline)} (RFC 9309 {sum(scores['rfc9309'])}/{len(scores['rfc9309'])}, "
-               f"real files {sum(scores['real'])}/{len(scores['real'])}); google-only "
-               f"{sum(scores['google-only'])}/{len(scores['google-only'])}")
+    part = {name: f"{sum(v)}/{len(v)}" for name, v in scores.items()}
+    out.append(
+        f"robots: {sum(headline)}/{len(headline)} (RFC 9309 {part['rfc9309']}, real files {part['real']});"
+        f" google-only {part['google-only']}"
+    )
     out.extend(misses)
 
 

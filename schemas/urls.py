@@ -55,9 +55,9 @@ def canonical_url(url: str) -> str:
         head = url.split("?", 1)[0]
         host = head.split("/", 3)[2]
         last_label = host.rsplit(".", 1)[-1]
-        if not _DOT_SEGMENT.search(head) and not _NUMERIC_LABEL.match(last_label):
-            if not _HEX_LABEL.match(last_label):
-                return url
+        numeric = _NUMERIC_LABEL.match(last_label) or _HEX_LABEL.match(last_label)
+        if not numeric and not _DOT_SEGMENT.search(head):
+            return url
     return full_canonical_url(url)
 
 
