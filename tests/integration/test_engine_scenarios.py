@@ -142,6 +142,13 @@ CASES = [
     ),
     Case("robots-disallow", ((A, "strict", "/private/p.pdf"),), Status.ROBOTS_DISALLOWED, ()),
     Case("robots-allow", ((A, "strict", "/public/q.pdf"),), Status.SUCCESS, (200,), A, ("q.pdf", 20000)),
+    Case(
+        "robots-crawl-delay-above-maximum",
+        ((A, "strict", "/public/d.pdf"),),
+        Status.RATE_LIMITED,
+        (),
+        settings={"crawl_delay_cap_s": 0.1},
+    ),
     Case("robots-5xx", ((A, "robots5xx", "/pdf/20000/p.pdf"),), Status.REMOTE_SERVER_ERROR, ()),
     Case(
         "private-literal", ((A, "", f"http://{PRIVATE_ADDRESS}:9/x.pdf"),), Status.BLOCKED_PRIVATE_ADDRESS, ()
