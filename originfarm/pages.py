@@ -16,6 +16,9 @@ LANDING_VARIANTS = (
     "none",  # last: originfarm.sample skips it
 )
 
+# What marks an article's own page (a job wanting `html` stores such a page).
+ARTICLE_META = '<meta name="citation_title" content="An article">'
+
 
 def landing_page(variant: str, pdf_url: str) -> bytes:
     """A publisher landing page whose link to `pdf_url` is expressed as `variant`."""
@@ -35,7 +38,7 @@ def landing_page(variant: str, pdf_url: str) -> bytes:
         body += f'<a class="btn" href="{pdf_url}">Download PDF</a>'
     elif variant == "meta-refresh":
         head = f'<meta http-equiv="refresh" content="0; url={pdf_url}">'
-    return _page("An article", head, body)
+    return _page("An article", ARTICLE_META + head, body)
 
 
 def soft_block_page() -> bytes:
@@ -61,6 +64,25 @@ def html_instead_of_pdf() -> bytes:
 
 def meta_refresh_page(target: str) -> bytes:
     return _page("Redirecting", f'<meta http-equiv="refresh" content="1;url={target}">', "")
+
+
+def full_text_formats_page(pdf_url: str, xml_url: str) -> bytes:
+    """An article page offering its PDF and its JATS XML (as PubMed Central and PeerJ do)."""
+    head = (
+        f'{ARTICLE_META}<meta name="citation_pdf_url" content="{pdf_url}">'
+        f'<meta name="citation_xml_url" content="{xml_url}">'
+    )
+    return _page("An article", head, "<p>Abstract: we study things.</p><p>Full text: ...</p>")
+
+
+def jats_xml(ident: str) -> bytes:
+    """A small JATS article: what a job wanting `xml` stores."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE article PUBLIC "-//NLM//DTD JATS (Z39.96) Journal '
+        'Archiving and Interchange DTD v1.2 20190208//EN" "JATS-archivearticle1.dtd">\n'
+        f"<article><front><article-meta><article-id>{ident}</article-id></article-meta></front>"
+        "<body><p>We study things.</p></body></article>\n"
+    ).encode()
 
 
 def refresh_regex_page(spaces: int) -> bytes:

@@ -111,8 +111,13 @@ class Scenarios:
         return _redirect(self.url("publisher", f"/article/{variant}/{ident}"))
 
     def publisher(self, parts: list[str]) -> Response:
+        if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".xml"):
+            return Response(200, pages.jats_xml(parts[1]), {"content-type": "application/xml"})
         if len(parts) == 2 and parts[0] == "files":
             return Response(200, make_pdf(parts[1], 50_000), dict(PDF))
+        if len(parts) == 3 and parts[:2] == ["article", "formats"]:
+            page = pages.full_text_formats_page(f"/files/{parts[2]}.pdf", f"/files/{parts[2]}.xml")
+            return Response(200, page, dict(HTML))
         if len(parts) == 3 and parts[0] == "article" and parts[1] in pages.LANDING_VARIANTS:
             variant, ident = parts[1], parts[2]
             relative = variant in ("link-alternate", "heuristic")

@@ -4,7 +4,7 @@ transient failures retried with jittered backoff, PDFs streamed into the store, 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -12,13 +12,20 @@ from consumer.fetch import http
 from consumer.fetch.errors import FetchFailed, StoreFull, status_for_http
 from consumer.fetch.politeness import HostGate, Politeness
 from consumer.fetch.robots import RobotsCache
-from consumer.fetch.run import JobRun
+from consumer.fetch.run import JOB_WANTED, JobRun
 from consumer.fetch.safety import Safety
 from consumer.fetch.settings import EngineSettings
-from consumer.fetch.validate import PDF_HEAD_BYTES, has_pdf_eof, is_pdf_head, looks_like_html
+from consumer.fetch.validate import (
+    PDF_HEAD_BYTES,
+    has_pdf_eof,
+    has_xml_end,
+    is_pdf_head,
+    looks_like_html,
+    looks_like_xml,
+)
 from consumer.outcome import FetchObserver
 from consumer.storage import ObjectRef, StorageError, Store, TooLarge
-from schemas import Status, Tier
+from schemas import Status, Tier, Wanted
 
 CHUNK_BYTES = 64 * 1024
 TRANSIENT = frozenset({Status.CONNECT_ERROR, Status.TIMEOUT, Status.RATE_LIMITED, Status.REMOTE_SERVER_ERROR})
@@ -142,9 +149,15 @@ class Downloader:
         if not head:
             raise FetchFailed(Status.EMPTY_BODY, url[:200])
         content_type = response.headers.get("content-type", "").lower()
+        wanted = JOB_WANTED.get()
         if is_pdf_head(head):
-            ref = await self._store_pdf(head, chunks, declared)
+            if wanted is not Wanted.PDF:
+                raise FetchFailed(Status.WRONG_MIMETYPE, f"a PDF; the job wants {wanted}")
+            ref = await self._store_artifact(head, chunks, declared)
             return Artifact(url=str(response.url), ref=ref, mimetype="application/pdf")
+        if wanted is Wanted.XML and looks_like_xml(head):
+            ref = await self._store_artifact(head, chunks, declared, complete=has_xml_end)
+            return Artifact(url=str(response.url), ref=ref, mimetype="application/xml")
         if looks_like_html(head) or "html" in content_type or "json" in content_type:
             return Page(url=str(response.url), html=await self._read_html(head, chunks))
         raise FetchFailed(Status.WRONG_MIMETYPE, content_type or "no content-type")
@@ -167,7 +180,13 @@ class Downloader:
                 break  # enough to find the meta tags, which live in <head>
         return bytes(body)
 
-    async def _store_pdf(self, head: bytes, chunks: AsyncIterator[bytes], declared: int | None) -> ObjectRef:
+    async def _store_artifact(
+        self,
+        head: bytes,
+        chunks: AsyncIterator[bytes],
+        declared: int | None,
+        complete: Callable[[bytes], bool] = has_pdf_eof,
+    ) -> ObjectRef:
         try:
             async with self._store.writer() as writer:
                 await writer.write(head)
@@ -176,7 +195,7 @@ class Downloader:
                     self._observer.bytes_downloaded(len(chunk))
                     await writer.write(chunk)
                     tail = (tail + chunk)[-PDF_HEAD_BYTES:]
-                _check_complete(writer.size, declared, tail)
+                _check_complete(writer.size, declared, tail, complete)
                 return await writer.commit()
         except TooLarge as exc:
             raise FetchFailed(Status.BODY_TOO_LARGE, str(exc)) from exc
@@ -206,11 +225,11 @@ class Downloader:
         return bytes(body[:MAX_ROBOTS_BYTES])
 
 
-def _check_complete(size: int, declared: int | None, tail: bytes) -> None:
+def _check_complete(size: int, declared: int | None, tail: bytes, complete: Callable[[bytes], bool]) -> None:
     if declared is not None and size != declared:
         raise FetchFailed(Status.TRUNCATED_BODY, f"got {size} of {declared} bytes")
-    if not has_pdf_eof(tail):
-        raise FetchFailed(Status.TRUNCATED_BODY, "no %%EOF near the end")
+    if not complete(tail):
+        raise FetchFailed(Status.TRUNCATED_BODY, "the document's end is missing (PDF %%EOF, XML end tag)")
 
 
 def _content_length(response: http.Response) -> int | None:

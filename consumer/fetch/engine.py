@@ -10,16 +10,18 @@ from consumer.fetch import http, landing, tiers, validate, wayback
 from consumer.fetch.download import Artifact, Downloader, Page
 from consumer.fetch.errors import FetchFailed, StoreFull
 from consumer.fetch.politeness import JOB_DEADLINE_AT, HostPolicy, Politeness, load_overrides
-from consumer.fetch.run import JobRun
+from consumer.fetch.run import JOB_WANTED, JobRun
 from consumer.fetch.safety import Resolver, Safety, system_resolver
 from consumer.fetch.settings import EngineSettings
 from consumer.outcome import FetchObserver, FetchOutcome, NullObserver
-from consumer.storage import Store
-from schemas import JobMessage, Status, Tier
+from consumer.storage import StorageError, Store, TooLarge
+from schemas import JobMessage, Status, Tier, Wanted
 
 # A landing page may lead to another page (meta refresh, an interstitial) before the PDF; no deeper.
 MAX_PAGE_DEPTH = 3
 PAGE_TIERS = frozenset({Tier.DOI, Tier.LANDING})
+# classify_page's answer for a page that is itself the wanted full text.
+SELF = landing.Link(url="", rule="self")
 # Failures the web archive cannot help with: the URL itself is unusable.
 NOT_ARCHIVABLE = frozenset({Status.INVALID_URL, Status.BLOCKED_PRIVATE_ADDRESS})
 
@@ -81,6 +83,7 @@ class Engine:
     async def fetch(self, job: JobMessage) -> FetchOutcome:
         run = JobRun(max_hops=self._cfg.max_hops)
         JOB_DEADLINE_AT.set(time.monotonic() + self._cfg.job_deadline_s)
+        JOB_WANTED.set(job.wanted)
         try:
             async with asyncio.timeout(self._cfg.job_deadline_s):
                 return await self._tiers(job, run)
@@ -116,7 +119,9 @@ class Engine:
         got = await self._get(url, tier, run)
         if isinstance(got, Artifact):
             return self._hit(got, tier, run)
-        link = await self._read(got)
+        link = await self._read(got, JOB_WANTED.get())
+        if link is SELF:
+            return self._hit(await self._store_page(got), tier, run)
         if isinstance(link, Status):
             raise FetchFailed(link, got.url[:200])
         if link is None or depth >= MAX_PAGE_DEPTH or link.url in run.visited:
@@ -125,10 +130,25 @@ class Engine:
         _note_last_hop(run, f"followed {link.rule}")
         return await self._follow(link.url, Tier.LANDING if tier is Tier.DOI else tier, run, depth=depth + 1)
 
-    async def _read(self, page: Page) -> landing.Link | Status | None:
-        """The page's next link, else its soft-block status, else None; parsed off the event loop."""
+    async def _read(self, page: Page, wanted: Wanted) -> landing.Link | Status | None:
+        """The page's next link (SELF: the page is the wanted HTML full text), else its soft-block
+        status, else None; parsed off the event loop."""
         async with self._parse_slots:
-            return await asyncio.to_thread(classify_page, page)
+            return await asyncio.to_thread(classify_page, page, wanted)
+
+    async def _store_page(self, page: Page) -> Artifact:
+        """Store a page that is itself the wanted full text (a job wanting `html`)."""
+        if len(page.html) > self._cfg.max_html_bytes:
+            raise FetchFailed(Status.BODY_TOO_LARGE, f"page above max_html_bytes={self._cfg.max_html_bytes}")
+        try:
+            async with self._store.writer() as writer:
+                await writer.write(page.html)
+                ref = await writer.commit()
+        except TooLarge as exc:
+            raise FetchFailed(Status.BODY_TOO_LARGE, str(exc)) from exc
+        except StorageError as exc:
+            raise StoreFull(str(exc)) from exc
+        return Artifact(url=page.url, ref=ref, mimetype="text/html")
 
     async def _try_archive(self, original: str, run: JobRun) -> FetchOutcome | None:
         lookup = wayback.availability_url(self._cfg.wayback_availability_url, original)
@@ -164,10 +184,14 @@ class Engine:
         )
 
 
-def classify_page(page: Page) -> landing.Link | Status | None:
+def classify_page(page: Page, wanted: Wanted = Wanted.PDF) -> landing.Link | Status | None:
     """A page with a full-text link is a landing page whatever else it holds (most carry a cookie banner
-    or a captcha script); the soft-block markers decide only for a page that leads nowhere."""
-    found = landing.read_page(page.html, base_url=page.url).next
+    or a captcha script); the soft-block markers decide only for a page that leads nowhere. For a job
+    wanting `html`, an article page naming no other HTML full text (or itself) is the full text: SELF."""
+    links = landing.read_page(page.html, base_url=page.url, wanted=wanted)
+    found = links.next
+    if wanted is Wanted.HTML and links.is_article and (found is None or found.url == page.url):
+        return SELF if validate.blocked_status(page.html) is None else Status.SOFT_BLOCKED
     return found if found is not None else validate.blocked_status(page.html)
 
 

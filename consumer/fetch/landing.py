@@ -23,6 +23,8 @@ from schemas import Wanted
 PDF_META_NAMES = ("citation_pdf_url", "eprints.document_url", "bepress_citation_pdf_url", "fulltext_pdf_url")
 XML_META_NAMES = ("citation_xml_url", "fulltext_xml_url")
 HTML_META_NAMES = ("citation_fulltext_html_url",)
+# A page naming its article this way is the article's page (its HTML full text when no other is named).
+ARTICLE_META_NAMES = frozenset({"citation_title", "dc.title"})
 ALTERNATE_TYPES = {
     Wanted.PDF: ("application/pdf",),
     Wanted.XML: ("application/xml", "text/xml", "application/jats+xml"),
@@ -61,6 +63,7 @@ class PageLinks:
 
     full_text: Link | None
     refresh: Link | None
+    is_article: bool = False  # carries an article's metadata (citation_title, DC.title)
 
     @property
     def next(self) -> Link | None:
@@ -70,7 +73,11 @@ class PageLinks:
 def read_page(html: bytes, *, base_url: str, wanted: Wanted = Wanted.PDF) -> PageLinks:
     """Parse a page once and return its links; bounded time and memory on any input."""
     tree = HTMLParser(bounded_html(html))
-    return PageLinks(full_text=_full_text(tree, base_url, wanted), refresh=_refresh(tree, base_url))
+    return PageLinks(
+        full_text=_full_text(tree, base_url, wanted),
+        refresh=_refresh(tree, base_url),
+        is_article=any(_attr(m, "name").lower() in ARTICLE_META_NAMES for m in tree.css("meta[name]")),
+    )
 
 
 def next_url(html: bytes, *, base_url: str) -> str | None:

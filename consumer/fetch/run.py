@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 
 from consumer.fetch.errors import FetchFailed
 from consumer.outcome import FetchOutcome
-from schemas import Hop, Status, Tier
+from schemas import Hop, Status, Tier, Wanted
+
+# The running job's wanted type (the engine sets it per job, like JOB_DEADLINE_AT): the downloader reads it
+# to decide whether a body is the artifact (a PDF, or an XML document for `xml`) or a page to parse.
+JOB_WANTED: contextvars.ContextVar[Wanted] = contextvars.ContextVar("job_wanted", default=Wanted.PDF)
 
 
 @dataclass
