@@ -118,7 +118,11 @@ class Scenarios:
         if len(parts) == 3 and parts[:2] == ["article", "formats"]:
             page = pages.full_text_formats_page(f"/files/{parts[2]}.pdf", f"/files/{parts[2]}.xml")
             return Response(200, page, dict(HTML))
-        if len(parts) == 3 and parts[0] == "article" and parts[1] in pages.LANDING_VARIANTS:
+        if (
+            len(parts) == 3
+            and parts[0] == "article"
+            and parts[1] in pages.LANDING_VARIANTS + pages.EXTRA_LANDING_VARIANTS
+        ):
             variant, ident = parts[1], parts[2]
             relative = variant in ("link-alternate", "heuristic")
             pdf = f"/files/{ident}.pdf" if relative else self.url("publisher", f"/files/{ident}.pdf")

@@ -183,6 +183,12 @@ CASES += [
     )
     for i, v in enumerate(LINKING_VARIANTS)
 ]
+CASES += [
+    # A cookie banner and a reCAPTCHA key beside citation_pdf_url: a landing page, not a soft block.
+    Case(
+        "doi-landing-cookie-banner", ((D, "", DOI + "cookie-banner.c1"),), Status.SUCCESS, (302, 200, 200), L
+    ),
+]
 CASES += [Case("doi-landing-none", ((D, "", DOI + "none.v9"),), Status.NO_PDF_LINK, (302, 200))]
 
 
