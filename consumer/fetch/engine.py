@@ -80,6 +80,10 @@ class Engine:
         if self._client is not None:
             await self._client.__aexit__(exc_type, exc, tb)
 
+    def set_group_share(self, owned: int, total: int) -> None:
+        """GroupShared: this consumer owns `owned` of `total` partitions (called on every rebalance)."""
+        self._politeness.set_share(owned, total)
+
     async def fetch(self, job: JobMessage) -> FetchOutcome:
         run = JobRun(max_hops=self._cfg.max_hops)
         JOB_DEADLINE_AT.set(time.monotonic() + self._cfg.job_deadline_s)
