@@ -5,7 +5,8 @@ robots.txt files nobody on the project wrote. Reads the corpus in place; copies 
 
 Scores (what passes is described in the corpus README): landing (pages with a PDF or none, engine path:
 links first, soft-block markers only for a page that leads nowhere), softblock, validate, openalex,
-canon (two spellings of one URL get one job id), robots (RFC 9309 cases of google/robotstxt + real files).
+canon (two spellings of one URL get one job id), robots (RFC 9309 cases of google/robotstxt + real files);
+then hostile pages written here: parse time and the event loop's largest gap while one is parsed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import base64
 import gzip
 import json
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -203,17 +205,52 @@ async def robots(root: Path, out: Lines) -> None:
     out.extend(misses)
 
 
+# Hostile pages of the max_html_bytes default (2 MiB), written here (not corpus data): parse cost, and the
+# event loop's largest gap while the engine's page step runs in a worker thread.
+HOSTILE_BYTES = 2 * 1024 * 1024
+HOSTILE_PAGES = {
+    "refresh of 3,200 spaces": b'<meta http-equiv=refresh content="' + b" " * 3200 + b'">',
+    "400,000 nested <div>": b"<div>" * (HOSTILE_BYTES // 5),
+    "60,000 PDF links": b'<a href="/x.pdf">Download PDF</a>' * (HOSTILE_BYTES // 35),
+    "75,000 meta tags": b'<meta name="x" content="y">' * (HOSTILE_BYTES // 28),
+}
+
+
+async def _max_gap_s(page: Page) -> float:
+    work = asyncio.ensure_future(asyncio.to_thread(classify_page, page))
+    gap, last = 0.0, time.perf_counter()
+    while not work.done():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        gap, last = max(gap, now - last), now
+    await work
+    return gap
+
+
+def hostile(out: Lines) -> None:
+    for name, html in HOSTILE_PAGES.items():
+        page = Page(url="https://journal.example/a", html=html)
+        started = time.perf_counter()
+        classify_page(page)
+        parse_ms = (time.perf_counter() - started) * 1000
+        gap_ms = asyncio.run(_max_gap_s(page)) * 1000
+        out.append(
+            f"hostile {name} ({len(html)} B): parse {parse_ms:.1f} ms, loop's largest gap {gap_ms:.1f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path, help="the corpus directory (holds README.md and data/)")
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     args = parser.parse_args()
-    sections: list[Lines] = [[], [], [], [], []]
+    sections: list[Lines] = [[], [], [], [], [], []]
     landing(args.corpus, sections[0])
     validate(args.corpus, sections[1])
     openalex(args.corpus, sections[2])
     canon(args.corpus, sections[3])
     asyncio.run(robots(args.corpus, sections[4]))
+    hostile(sections[5])
     for lines in sections:
         for line in lines:
             if args.verbose or not line.startswith("  miss"):

@@ -47,6 +47,9 @@ _BLOCK_TAG = re.compile(
     rb"|figure|footer|form|header|hgroup|listing|main|menu|nav|ol|pre|search|section|summary|ul)(?=[\s/>])",
     re.IGNORECASE,
 )
+# The regex engine holds the GIL for a whole call: scan in chunks so the event loop's thread gets its turn.
+SCAN_CHUNK_BYTES = 64 * 1024
+_LONGEST_BLOCK_TAG = len("</figcaption>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +104,14 @@ def meta_refresh(html: bytes, *, base_url: str) -> str | None:
 def bounded_html(html: bytes) -> bytes:
     """The page up to where block elements nest deeper than MAX_BLOCK_DEPTH (all of it, normally)."""
     depth = 0
-    for tag in _BLOCK_TAG.finditer(html):
-        depth = max(0, depth - 1) if tag.group(1) else depth + 1
-        if depth > MAX_BLOCK_DEPTH:
-            return html[: tag.start()]
+    for start in range(0, len(html), SCAN_CHUNK_BYTES):
+        end = start + SCAN_CHUNK_BYTES
+        for tag in _BLOCK_TAG.finditer(html, start, end + _LONGEST_BLOCK_TAG):
+            if tag.start() >= end:
+                break  # the next chunk's
+            depth = max(0, depth - 1) if tag.group(1) else depth + 1
+            if depth > MAX_BLOCK_DEPTH:
+                return html[: tag.start()]
     return html
 
 

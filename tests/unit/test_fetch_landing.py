@@ -10,7 +10,7 @@ import pytest
 
 from consumer.fetch.download import Page
 from consumer.fetch.engine import classify_page
-from consumer.fetch.landing import MAX_BLOCK_DEPTH, bounded_html, read_page
+from consumer.fetch.landing import MAX_BLOCK_DEPTH, SCAN_CHUNK_BYTES, bounded_html, read_page
 from consumer.fetch.refresh import refresh_target
 from schemas import Status
 
@@ -112,3 +112,12 @@ def test_heuristic_never_takes_someone_elses_pdf(body: str) -> None:
 def test_heuristic_takes_the_articles_own_download_link(body: str, url: str) -> None:
     found = read_page(f"<html><body>{body}</body></html>".encode(), base_url=BASE).full_text
     assert found is not None and found.url == url and found.rule == "heuristic:download-link"
+
+
+@pytest.mark.parametrize("shift", range(0, 14, 3))
+def test_depth_scan_counts_tags_across_chunk_boundaries(shift: int) -> None:
+    pad = b"x" * (SCAN_CHUNK_BYTES - 2 - shift)  # puts a <div> or </div> across the chunk edge
+    page = pad + b"<div></div>" * 10 + b"<div>" * (MAX_BLOCK_DEPTH + 1) + b"tail"
+    cut = bounded_html(page)
+    assert cut.count(b"<div>") - cut.count(b"</div>") == MAX_BLOCK_DEPTH
+    assert cut.endswith(b"<div>") and page.startswith(cut)
