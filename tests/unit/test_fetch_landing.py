@@ -121,3 +121,8 @@ def test_depth_scan_counts_tags_across_chunk_boundaries(shift: int) -> None:
     cut = bounded_html(page)
     assert cut.count(b"<div>") - cut.count(b"</div>") == MAX_BLOCK_DEPTH
     assert cut.endswith(b"<div>") and page.startswith(cut)
+
+
+def test_depth_scan_ignores_case() -> None:
+    page = b"<DIV>" * (MAX_BLOCK_DEPTH + 5)
+    assert len(bounded_html(page)) == 5 * MAX_BLOCK_DEPTH
