@@ -10,7 +10,7 @@ thread (lexbor releases the GIL while it parses).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -35,6 +35,8 @@ MAX_ATTR_CHARS = 4096
 # Tags of one kind (meta, link, a) read per page: real pages carry a few hundred metas and a few thousand
 # links; a hostile page of 75,000 metas costs no more than this many Python steps.
 MAX_NODES_READ = 5000
+# Elements walked per page: the largest real pages hold some tens of thousands; past this, stop looking.
+MAX_NODES_VISITED = 200_000
 # A download button says "PDF" or "Download PDF"; a cited reference's link text is a whole citation.
 MAX_LINK_TEXT_CHARS = 60
 _DOWNLOAD_WORDS = ("pdf", "download", "full text", "fulltext", "full-text")
@@ -78,11 +80,11 @@ class PageLinks:
 
 def read_page(html: bytes, *, base_url: str, wanted: Wanted = Wanted.PDF) -> PageLinks:
     """Parse a page once and return its links; bounded time and memory on any input."""
-    tree = HTMLParser(bounded_html(html))
-    metas = _metas(tree)
+    scan = _scan(HTMLParser(bounded_html(html)))
+    metas = _metas(scan)
     return PageLinks(
-        full_text=_full_text(tree, metas, base_url, wanted),
-        refresh=_refresh(tree, base_url),
+        full_text=_full_text(scan, metas, base_url, wanted),
+        refresh=_refresh(scan, base_url),
         is_article=any(name in metas for name in ARTICLE_META_NAMES),
     )
 
@@ -125,19 +127,44 @@ def _attr(node: LexborNode, name: str) -> str:
     return value.strip() if len(value) <= MAX_ATTR_CHARS else ""
 
 
-def _full_text(tree: HTMLParser, metas: dict[str, str], base_url: str, wanted: Wanted) -> Link | None:
+@dataclass(slots=True)
+class _Scan:
+    """The tags a page's links live in, in document order, at most MAX_NODES_READ of each kind."""
+
+    metas: list[LexborNode] = field(default_factory=list)
+    links: list[LexborNode] = field(default_factory=list)
+    anchors: list[LexborNode] = field(default_factory=list)
+
+
+def _scan(tree: HTMLParser) -> _Scan:
+    """One walk over the element tree, at most MAX_NODES_VISITED elements. Not `css()`: selecting
+    60,000 matches holds the GIL for one long call (100-200 ms on a loaded machine); a walk yields it."""
+    scan = _Scan()
+    kinds = {"meta": scan.metas, "link": scan.links, "a": scan.anchors}
+    for visited, node in enumerate(tree.root.traverse() if tree.root else ()):
+        kind = kinds.get(node.tag or "")
+        if kind is not None and len(kind) < MAX_NODES_READ:
+            kind.append(node)
+        if visited >= MAX_NODES_VISITED:
+            break
+    return scan
+
+
+def _full_text(scan: _Scan, metas: dict[str, str], base_url: str, wanted: Wanted) -> Link | None:
     names = {Wanted.PDF: PDF_META_NAMES, Wanted.XML: XML_META_NAMES, Wanted.HTML: HTML_META_NAMES}[wanted]
-    found = _meta_link(metas, base_url, names) or _alternate(tree, base_url, ALTERNATE_TYPES[wanted])
+    found = _meta_link(metas, base_url, names) or _alternate(scan, base_url, ALTERNATE_TYPES[wanted])
     if found is None and wanted is Wanted.PDF:
-        found = _heuristic_pdf(tree, base_url)
+        found = _heuristic_pdf(scan, base_url)
     return found
 
 
-def _metas(tree: HTMLParser) -> dict[str, str]:
-    """name -> content of the first MAX_NODES_READ named meta tags (the first of a name wins)."""
+def _metas(scan: _Scan) -> dict[str, str]:
+    """name -> content of the named meta tags (the first of a name wins)."""
     metas: dict[str, str] = {}
-    for node in tree.css("meta[name]")[:MAX_NODES_READ]:
-        metas.setdefault(_attr(node, "name").lower(), _attr(node, "content"))
+    for node in scan.metas:
+        name = _attr(node, "name").lower()
+        if name:
+            metas.setdefault(name, _attr(node, "content"))
     return metas
 
 
@@ -148,8 +175,8 @@ def _meta_link(metas: dict[str, str], base_url: str, names: tuple[str, ...]) -> 
     return None
 
 
-def _alternate(tree: HTMLParser, base_url: str, types: tuple[str, ...]) -> Link | None:
-    for node in tree.css("link[rel]")[:MAX_NODES_READ]:
+def _alternate(scan: _Scan, base_url: str, types: tuple[str, ...]) -> Link | None:
+    for node in scan.links:
         if "alternate" in _attr(node, "rel").lower() and _attr(node, "type").lower() in types:
             href = _attr(node, "href")
             if href:
@@ -157,11 +184,11 @@ def _alternate(tree: HTMLParser, base_url: str, types: tuple[str, ...]) -> Link 
     return None
 
 
-def _heuristic_pdf(tree: HTMLParser, base_url: str) -> Link | None:
+def _heuristic_pdf(scan: _Scan, base_url: str) -> Link | None:
     """An <a> to a .pdf on the page's own site, whose short text names a download, outside any
     reference list: a reference's PDF is someone else's work, never this page's article."""
     site = _site(base_url)
-    for node in tree.css("a[href]")[:MAX_NODES_READ]:
+    for node in scan.anchors:
         href = _attr(node, "href")
         url = urljoin(base_url, href) if href else ""
         if not urlsplit(url).path.lower().endswith(".pdf") or _site(url) != site:
@@ -203,8 +230,8 @@ def _site(url: str) -> str:
     return ".".join(labels[-keep:])
 
 
-def _refresh(tree: HTMLParser, base_url: str) -> Link | None:
-    for node in tree.css("meta[http-equiv]")[:MAX_NODES_READ]:
+def _refresh(scan: _Scan, base_url: str) -> Link | None:
+    for node in scan.metas:
         if _attr(node, "http-equiv").lower() == "refresh":
             target = refresh_target(_attr(node, "content"))
             if target:
