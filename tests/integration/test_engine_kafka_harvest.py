@@ -33,7 +33,9 @@ async def test_harvest_statuses_through_kafka(
         store=tmp_path / "store", concurrency=4, exit_when_idle_s=3,
         session_timeout_ms=6000, heartbeat_interval_ms=500,
     )  # fmt: skip
-    settings = engine_settings(origin_farm, wayback_availability_url=DEAD_ARCHIVE, retry_attempts=1)
+    settings = engine_settings(
+        origin_farm, wayback_availability_url=DEAD_ARCHIVE, retry_attempts=1, job_deadline_s=60.0
+    )
     banner = make_job((Tier.DOI, origin_farm.url("doi", "/10.5555/cookie-banner.e1")))
     gone = make_job((Tier.DOI, origin_farm.url("doi", "/10.5555/gone.e2")))
     xml = make_job((Tier.LANDING, origin_farm.url("publisher", "/article/formats/e3")))
