@@ -1,5 +1,7 @@
-"""Hostile pages through the real Engine over loopback (issue 11 item 3): the event loop keeps ticking
-while a 2 MiB hostile page is parsed, and each job ends in bounded time with a clear status."""
+"""Pages through the real Engine over loopback. Hostile ones (issue 11 item 3): the event loop keeps
+ticking while a 2 MiB hostile page is parsed, and each job ends in bounded time with a clear status.
+Issue 12: a failing web archive never overwrites the primary failure; the landing hop names the rule
+that found the link."""
 
 from __future__ import annotations
 
@@ -68,3 +70,24 @@ async def test_a_failing_archive_never_overwrites_the_primary_failure(
     assert outcome.status is status, outcome
     archive_hops = [hop for hop in outcome.hops if hop.tier is Tier.ARCHIVE]
     assert len(archive_hops) == 1 and "archive failed: connect-error" in (archive_hops[0].note or "")
+
+
+@pytest.mark.parametrize(
+    ("variant", "rule"),
+    [
+        ("citation_pdf_url", "meta:citation_pdf_url"),
+        ("link-alternate", "link:alternate"),
+        ("heuristic", "heuristic:download-link"),
+        ("meta-refresh", "meta:refresh"),
+        ("cookie-banner", "meta:citation_pdf_url"),
+    ],
+)
+async def test_the_landing_hop_says_which_rule_found_the_link(
+    variant: str, rule: str, origin_farm: Farm, tmp_path: Path
+) -> None:
+    settings = engine_settings(origin_farm)
+    job = make_job((Tier.LANDING, origin_farm.url("publisher", f"/article/{variant}/r1")))
+    async with Engine(settings=settings, store=Store(tmp_path, max_bytes=settings.max_bytes)) as engine:
+        outcome = await engine.fetch(job)
+    assert outcome.ok, outcome
+    assert outcome.hops[0].note == f"followed {rule}"
