@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from schemas import Hop, JobMessage, Status, Tier
 
@@ -34,6 +34,18 @@ class Fetcher(Protocol):
     """
 
     async def fetch(self, job: JobMessage) -> FetchOutcome: ...
+
+
+@runtime_checkable
+class GroupShared(Protocol):
+    """A Fetcher whose per-host politeness limits are the consumer group's (consumer.fetch.Engine).
+
+    Optional: the runtime calls `set_group_share(owned, total)` after every rebalance when the fetcher
+    has it (`isinstance(fetcher, GroupShared)`), with the number of jobs-topic partitions this consumer
+    now owns and the topic's total; the fetcher then takes owned/total of each host's budget.
+    """
+
+    def set_group_share(self, owned: int, total: int) -> None: ...
 
 
 class FetchObserver(Protocol):

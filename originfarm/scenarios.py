@@ -19,6 +19,9 @@ DEFAULT_PDF_BYTES = 20_000
 # Slow drip: 2 KiB every 50 ms, so a default PDF takes about half a second.
 DRIP = (2048, 0.05)
 WAYBACK_TS = "20200101000000"
+# 3,200 spaces took the old refresh regex 105 s; the page cap is the engine's max_html_bytes default.
+HOSTILE_REFRESH_SPACES = 3200
+HOSTILE_PAGE_BYTES = 2 * 1024 * 1024 - 256
 STRICT_ROBOTS = "User-agent: *\nDisallow: /private/\nCrawl-delay: 0.3\n"
 
 
@@ -114,9 +117,18 @@ class Scenarios:
         return _redirect(self.url("publisher", f"/article/{variant}/{ident}"))
 
     def publisher(self, parts: list[str]) -> Response:
+        if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".xml"):
+            return Response(200, pages.jats_xml(parts[1]), {"content-type": "application/xml"})
         if len(parts) == 2 and parts[0] == "files":
             return Response(200, make_pdf(parts[1], 50_000), dict(PDF))
-        if len(parts) == 3 and parts[0] == "article" and parts[1] in pages.LANDING_VARIANTS:
+        if len(parts) == 3 and parts[:2] == ["article", "formats"]:
+            page = pages.full_text_formats_page(f"/files/{parts[2]}.pdf", f"/files/{parts[2]}.xml")
+            return Response(200, page, dict(HTML))
+        if (
+            len(parts) == 3
+            and parts[0] == "article"
+            and parts[1] in pages.LANDING_VARIANTS + pages.EXTRA_LANDING_VARIANTS
+        ):
             variant, ident = parts[1], parts[2]
             relative = variant in ("link-alternate", "heuristic")
             pdf = f"/files/{ident}.pdf" if relative else self.url("publisher", f"/files/{ident}.pdf")
@@ -170,6 +182,16 @@ def broken(kind: str, name: str) -> Response | None:
             return Response(200, pages.cookie_wall_page(), dict(HTML))
         case "meta-refresh":
             return Response(200, pages.meta_refresh_page(f"/pdf/20000/{name}.pdf"), dict(HTML))
+    return hostile_page(kind)
+
+
+def hostile_page(kind: str) -> Response | None:
+    """Hostile pages (issue 11): each must cost the engine bounded time and never stall its loop."""
+    match kind:
+        case "hostile-refresh":
+            return Response(200, pages.refresh_regex_page(HOSTILE_REFRESH_SPACES), dict(HTML))
+        case "hostile-nesting":
+            return Response(200, pages.deep_nesting_page(HOSTILE_PAGE_BYTES), dict(HTML))
     return None
 
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from producer.canon import canonical
 from producer.errors import RejectedLine
-from schemas import Candidate, InvalidURL, JobMessage, Tier, job_id_for_work
+from schemas import Candidate, InvalidURL, JobMessage, Tier, canonical_url, job_id_for_work
 
 SOURCE = "openalex"
 WORK_ID = re.compile(r"^(?:https?://openalex\.org/)?(W\d+)$", re.IGNORECASE)
@@ -89,7 +88,7 @@ def candidates_of(work: dict[str, Any]) -> tuple[Candidate, ...]:
             continue
         raw_seen.add(url)
         try:
-            key = canonical(url)
+            key = canonical_url(url)
         except InvalidURL:
             continue
         if key not in seen:

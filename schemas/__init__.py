@@ -12,7 +12,7 @@ from schemas.errors import (
     SchemaError,
     TopologyError,
 )
-from schemas.ids import canonical_url, job_id, job_id_for_url, job_id_for_work
+from schemas.ids import URL_ID_VERSION, WORK_ID_VERSION, job_id, job_id_for_url, job_id_for_work
 from schemas.messages import (
     SCHEMA_VERSION,
     TIER_ORDER,
@@ -26,12 +26,15 @@ from schemas.messages import (
 from schemas.settings import KafkaSettings
 from schemas.status import TRANSITIONS, State, Status, check_transition
 from schemas.topics import STATE_TOPIC_CONFIG, topology_problems
+from schemas.urls import canonical_url, full_canonical_url
 
 __all__ = [
     "SCHEMA_VERSION",
     "STATE_TOPIC_CONFIG",
     "TIER_ORDER",
     "TRANSITIONS",
+    "URL_ID_VERSION",
+    "WORK_ID_VERSION",
     "Candidate",
     "ClusterError",
     "Hop",
@@ -53,6 +56,7 @@ __all__ = [
     "decode_job",
     "decode_state",
     "encode",
+    "full_canonical_url",
     "job_id",
     "job_id_for_url",
     "job_id_for_work",

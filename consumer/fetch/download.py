@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -13,13 +13,20 @@ from consumer.fetch import http
 from consumer.fetch.errors import FetchFailed, StoreFull, status_for_http
 from consumer.fetch.politeness import HostGate, Politeness
 from consumer.fetch.robots import RobotsCache
-from consumer.fetch.run import ACTIVE_RUN, JobRun, spend_robots
+from consumer.fetch.run import ACTIVE_RUN, JOB_WANTED, JobRun, spend_robots
 from consumer.fetch.safety import Safety
 from consumer.fetch.settings import EngineSettings
-from consumer.fetch.validate import PDF_HEAD_BYTES, has_pdf_eof, is_pdf_head, looks_like_html
+from consumer.fetch.validate import (
+    PDF_HEAD_BYTES,
+    has_pdf_eof,
+    has_xml_end,
+    is_pdf_head,
+    looks_like_html,
+    looks_like_xml,
+)
 from consumer.outcome import FetchObserver
 from consumer.storage import ObjectRef, StorageError, Store, TooLarge
-from schemas import Status, Tier
+from schemas import Status, Tier, Wanted
 from schemas.messages import MAX_URL_CHARS
 
 CHUNK_BYTES = 64 * 1024
@@ -59,7 +66,10 @@ class Downloader:
         self._cfg, self._client, self._store = settings, client, store
         self._safety, self._politeness, self._observer = safety, politeness, observer
         self._robots = RobotsCache(
-            fetch=self._robots_txt, user_agent=settings.user_agent, ttl_s=settings.robots_ttl_s
+            fetch=self._robots_txt,
+            user_agent=settings.user_agent,
+            ttl_s=settings.robots_ttl_s,
+            max_delay_s=settings.crawl_delay_cap_s,
         )
 
     async def get(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact:
@@ -88,7 +98,7 @@ class Downloader:
         gate = self._politeness.gate(urlsplit(url).hostname or "")
         delay_s = await self._robots.check(url, tier=tier)
         if delay_s is not None:
-            gate.slow_down(at_least_s=min(delay_s, self._cfg.crawl_delay_cap_s))
+            gate.slow_down(at_least_s=delay_s)  # as asked: a longer one than the cap raised above
         return await self._with_retries(url, tier, run, gate)
 
     async def _with_retries(self, url: str, tier: Tier, run: JobRun, gate: HostGate) -> Page | Artifact | str:
@@ -152,9 +162,15 @@ class Downloader:
         if not head:
             raise FetchFailed(Status.EMPTY_BODY, url[:200])
         content_type = response.headers.get("content-type", "").lower()
+        wanted = JOB_WANTED.get()
         if is_pdf_head(head):
-            ref = await self._store_pdf(head, chunks, declared)
+            if wanted is not Wanted.PDF:
+                raise FetchFailed(Status.WRONG_MIMETYPE, f"a PDF; the job wants {wanted}")
+            ref = await self._store_artifact(head, chunks, declared)
             return Artifact(url=str(response.url), ref=ref, mimetype="application/pdf")
+        if wanted is Wanted.XML and looks_like_xml(head):
+            ref = await self._store_artifact(head, chunks, declared, complete=has_xml_end)
+            return Artifact(url=str(response.url), ref=ref, mimetype="application/xml")
         if looks_like_html(head) or "html" in content_type or "json" in content_type:
             return Page(url=str(response.url), html=await self._read_html(head, chunks))
         raise FetchFailed(Status.WRONG_MIMETYPE, content_type or "no content-type")
@@ -177,7 +193,13 @@ class Downloader:
                 break  # enough to find the meta tags, which live in <head>
         return bytes(body)
 
-    async def _store_pdf(self, head: bytes, chunks: AsyncIterator[bytes], declared: int | None) -> ObjectRef:
+    async def _store_artifact(
+        self,
+        head: bytes,
+        chunks: AsyncIterator[bytes],
+        declared: int | None,
+        complete: Callable[[bytes], bool] = has_pdf_eof,
+    ) -> ObjectRef:
         try:
             async with self._store.writer() as writer:
                 await writer.write(head)
@@ -186,7 +208,7 @@ class Downloader:
                     self._observer.bytes_downloaded(len(chunk))
                     await writer.write(chunk)
                     tail = (tail + chunk)[-PDF_HEAD_BYTES:]
-                _check_complete(writer.size, declared, tail)
+                _check_complete(writer.size, declared, tail, complete)
                 return await writer.commit()
         except TooLarge as exc:
             raise FetchFailed(Status.BODY_TOO_LARGE, str(exc)) from exc
@@ -227,11 +249,11 @@ class Downloader:
         return bytes(body[:MAX_ROBOTS_BYTES])
 
 
-def _check_complete(size: int, declared: int | None, tail: bytes) -> None:
+def _check_complete(size: int, declared: int | None, tail: bytes, complete: Callable[[bytes], bool]) -> None:
     if declared is not None and size != declared:
         raise FetchFailed(Status.TRUNCATED_BODY, f"got {size} of {declared} bytes")
-    if not has_pdf_eof(tail):
-        raise FetchFailed(Status.TRUNCATED_BODY, "no %%EOF near the end")
+    if not complete(tail):
+        raise FetchFailed(Status.TRUNCATED_BODY, "the document's end is missing (PDF %%EOF, XML end tag)")
 
 
 def _content_length(response: http.Response) -> int | None:

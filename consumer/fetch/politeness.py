@@ -1,9 +1,17 @@
 """Per-host politeness: a concurrency cap, a minimum interval between request starts, Retry-After, and a
-circuit breaker that stops hammering a host after repeated failures."""
+circuit breaker that stops hammering a host after repeated failures.
+
+The limits are the consumer group's, not one process's: jobs are spread over the jobs topic's partitions
+uniformly by job id, so a consumer owning k of P partitions takes k/P of each host's budget
+(`Politeness.set_share`, called on every rebalance): its concurrency is max(1, floor(c * k/P)) and its
+minimum interval (configured, overridden, or a robots.txt Crawl-delay) is interval * P/k. The group's
+aggregate rate to a host then stays within the configured one, with no coordination server.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import json
@@ -44,6 +52,52 @@ def load_overrides(path: Path | None) -> dict[str, HostPolicy]:
     }
 
 
+class Slots:
+    """A semaphore whose limit can change while it is in use (the group share changes on rebalance)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self) -> None:
+        while self.used >= self.limit:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken, then cancelled: pass the wake-up on
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+        self._wake()
+
+    def set_limit(self, limit: int) -> None:
+        """A lower limit takes effect as slots are released; nothing in flight is interrupted."""
+        self.limit = limit
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.limit - self.used
+        while free > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+
+def group_share(owned: int, total: int) -> float:
+    """k/P as a fraction; a consumer owning nothing keeps 1/P (it fetches nothing anyway)."""
+    if total < 1 or not 0 <= owned <= total:
+        raise ValueError(f"a share needs 0 <= owned <= total and total >= 1, got {owned}/{total}")
+    return max(owned, 1) / total
+
+
 class HostGate:
     """One host's gate. `async with gate.slot():` waits for a free slot and for the interval to pass.
 
@@ -53,20 +107,32 @@ class HostGate:
     """
 
     def __init__(self, policy: HostPolicy, *, breaker_failures: int, breaker_cooldown_s: float) -> None:
-        self._slots = asyncio.Semaphore(policy.concurrency)
+        self._policy, self._share = policy, 1.0
+        self._slots = Slots(policy.concurrency)
         self._start_lock = asyncio.Lock()
         self._answer = asyncio.Event()
-        self.min_interval_s = policy.min_interval_s
+        self._interval_s = policy.min_interval_s  # the group's interval; this process waits /share
         self._next_start_s = 0.0  # math.inf while a request waits for its answer
         self._deferred_until_s = 0.0
         self._failures = 0
         self._open_until_s = 0.0
         self._breaker_failures, self._breaker_cooldown_s = breaker_failures, breaker_cooldown_s
 
+    @property
+    def min_interval_s(self) -> float:
+        """This process's interval: the group's divided by its share."""
+        return self._interval_s / self._share
+
+    def set_share(self, share: float) -> None:
+        """Take `share` (0 < share <= 1) of the host's concurrency and rate."""
+        self._share = share
+        self._slots.set_limit(max(1, math.floor(self._policy.concurrency * share)))
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         await self._wait_circuit()
-        async with self._slots:
+        await self._slots.acquire()
+        try:
             async with self._start_lock:
                 await self._wait_due()
                 if self.min_interval_s > 0:
@@ -75,6 +141,8 @@ class HostGate:
                 yield
             finally:
                 self.answered()
+        finally:
+            self._slots.release()
 
     async def _wait_circuit(self) -> None:
         """An open circuit closes at `_open_until_s`: wait for it if the job's deadline is later."""
@@ -103,8 +171,8 @@ class HostGate:
             self._answer.set()
 
     def slow_down(self, *, at_least_s: float) -> None:
-        """Raise the interval (Crawl-delay); never lowers it."""
-        self.min_interval_s = max(self.min_interval_s, at_least_s)
+        """Raise the group's interval (Crawl-delay: the site asks it of all of us); never lowers it."""
+        self._interval_s = max(self._interval_s, at_least_s)
 
     def defer(self, delay_s: float) -> None:
         """No request starts before `delay_s` from now (Retry-After)."""
@@ -134,6 +202,14 @@ class Politeness:
         self._default, self._overrides = default, overrides
         self._breaker = (breaker_failures, breaker_cooldown_s)
         self._gates: dict[str, HostGate] = {}
+        self._share = 1.0
+
+    def set_share(self, owned: int, total: int) -> None:
+        """This consumer owns `owned` of the jobs topic's `total` partitions: take that share of every
+        host's budget, for the gates that exist and those created later. Call on every rebalance."""
+        self._share = group_share(owned, total)
+        for gate in self._gates.values():
+            gate.set_share(self._share)
 
     def gate(self, host: str) -> HostGate:
         host = host.lower()
@@ -141,6 +217,7 @@ class Politeness:
             policy = self._policy_for(host)
             failures, cooldown_s = self._breaker
             self._gates[host] = HostGate(policy, breaker_failures=failures, breaker_cooldown_s=cooldown_s)
+            self._gates[host].set_share(self._share)
         return self._gates[host]
 
     def _policy_for(self, host: str) -> HostPolicy:

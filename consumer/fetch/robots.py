@@ -1,8 +1,16 @@
-"""robots.txt per origin via protego, cached with a TTL (4xx = allow all; 5xx/timeout = retry later)."""
+"""robots.txt per origin via protego, cached with a TTL (4xx = allow all; 5xx/timeout = retry later).
+
+Two small pre-steps bring protego to RFC 9309 where it departs: the body is decoded as `utf-8-sig` (a
+leading BOM once hid Frontiers' first group), and each `User-agent:` value is cut to its product token
+(`FOO BAR` names the crawler `FOO`), the token we match too: `docfetch`, not the whole User-Agent header.
+A Crawl-delay is honoured as asked; one above the operator's maximum defers the host's jobs
+(`rate-limited`, retryable) rather than fetching faster than the site asked.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +23,42 @@ from schemas import Status, Tier
 
 # Fetches a robots.txt URL for a request of a tier: (HTTP status, body). Raises FetchFailed on failure.
 RobotsFetch = Callable[[str, Tier], Awaitable[tuple[int, bytes]]]
+# The keys protego reads (with the misspellings it forgives); other `key:` lines are dropped before it.
+KNOWN_KEYS = frozenset(
+    {"user-agent", "useragent", "user agent", "allow", "disallow", "dissallow", "dissalow", "disalow"}
+    | {"diasllow", "disallaw", "crawl-delay", "crawl delay", "sitemap", "sitemaps", "site-map", "host"}
+    | {"request-rate", "request rate", "visit-time", "visit time"}
+)
+# RFC 9309 §2.2.1: a product token is [a-zA-Z_-]+; anything after it on a User-agent line is ignored.
+_PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+|\*")
+
+
+def product_token(user_agent: str) -> str:
+    """`docfetch` of `docfetch/0.1 (+mailto:...)`: what robots.txt groups name."""
+    found = _PRODUCT_TOKEN.match(user_agent.strip())
+    return found.group(0) if found else user_agent
+
+
+def parse_rules(body: bytes) -> Protego:
+    """protego over the body decoded as UTF-8 (BOM skipped), User-agent values cut to product tokens,
+    and `key: value` lines of unknown keys left out: RFC 9309 lets them stand inside a group, where
+    protego would let one end the group's run of User-agent lines."""
+    lines = body.decode("utf-8-sig", "replace").splitlines()
+    return Protego.parse("\n".join(_token_only(line) for line in lines if _known(line)))
+
+
+def _known(line: str) -> bool:
+    key, colon, _ = line.split("#", 1)[0].partition(":")
+    return not colon or key.strip().lower() in KNOWN_KEYS
+
+
+def _token_only(line: str) -> str:
+    key, colon, value = line.partition(":")
+    if not colon or key.strip().lower() != "user-agent":
+        return line
+    value = value.split("#", 1)[0].strip()
+    found = _PRODUCT_TOKEN.match(value)
+    return f"User-agent: {found.group(0) if found else value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,20 +70,31 @@ class _Entry:
 class RobotsCache:
     """Answers `allowed(url)` from cached robots.txt, fetching it once per origin per TTL."""
 
-    def __init__(self, *, fetch: RobotsFetch, user_agent: str, ttl_s: float) -> None:
-        self._fetch, self._user_agent, self._ttl_s = fetch, user_agent, ttl_s
+    def __init__(
+        self, *, fetch: RobotsFetch, user_agent: str, ttl_s: float, max_delay_s: float | None = None
+    ) -> None:
+        self._fetch, self._ttl_s, self._max_delay_s = fetch, ttl_s, max_delay_s
+        self._user_agent = product_token(user_agent)
         self._entries: dict[str, _Entry] = {}
         self._loading: dict[str, asyncio.Lock] = {}
 
     async def check(self, url: str, *, tier: Tier) -> float | None:
-        """Raise ROBOTS_DISALLOWED when robots.txt forbids `url`; return the Crawl-delay (s) if any."""
+        """Raise ROBOTS_DISALLOWED when robots.txt forbids `url`, RATE_LIMITED when its Crawl-delay is above
+        the operator's maximum; else return the Crawl-delay (s) to honour, if any."""
         entry = await self._entry(url, tier)
         if entry.rules is None:
             return None
         if not entry.rules.can_fetch(url, self._user_agent):
             raise FetchFailed(Status.ROBOTS_DISALLOWED, url[:200])
         delay = entry.rules.crawl_delay(self._user_agent)
-        return float(delay) if delay is not None else None
+        if delay is None:
+            return None
+        if self._max_delay_s is not None and float(delay) > self._max_delay_s:
+            raise FetchFailed(
+                Status.RATE_LIMITED,
+                f"robots.txt Crawl-delay {float(delay):g}s > maximum {self._max_delay_s:g}s; deferred",
+            )
+        return float(delay)
 
     async def _entry(self, url: str, tier: Tier) -> _Entry:
         parts = urlsplit(url)
@@ -58,4 +113,4 @@ class RobotsCache:
             raise FetchFailed(Status.REMOTE_SERVER_ERROR, f"robots.txt answered {status}; retry later")
         if status >= 400 or not body:
             return _Entry(rules=None, expires_s=expires_s)
-        return _Entry(rules=Protego.parse(body.decode("utf-8", "replace")), expires_s=expires_s)
+        return _Entry(rules=parse_rules(body), expires_s=expires_s)

@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 
 from consumer.fetch.errors import FetchFailed
 from consumer.outcome import FetchOutcome
-from schemas import Hop, Status, Tier
+from schemas import Hop, Status, Tier, Wanted
+
+# The running job's wanted type (the engine sets it per job, like JOB_DEADLINE_AT): the downloader reads it
+# to decide whether a body is the artifact (a PDF, or an XML document for `xml`) or a page to parse.
+JOB_WANTED: contextvars.ContextVar[Wanted] = contextvars.ContextVar("job_wanted", default=Wanted.PDF)
 
 # Network operations a job may make per allowed hop: on a fresh host a download costs a DNS lookup, a
 # robots.txt fetch and the request itself. A job of 10,000 candidates on distinct hosts thus stops after

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from schemas import TIER_ORDER, JobMessage, Tier
+from schemas import TIER_ORDER, JobMessage, Tier, Wanted
 
 # DOI URL forms rewritten to the configured resolver.
 DOI_HOSTS = frozenset({"doi.org", "dx.doi.org", "www.doi.org"})
@@ -24,10 +24,13 @@ def resolver_url(resolver: str, doi: str) -> str:
 
 
 def plan(job: JobMessage, *, resolver: str) -> list[tuple[Tier, str]]:
-    """(tier, url) pairs in tier order (stable within a tier), each URL once; archive comes later."""
+    """(tier, url) pairs in tier order (stable within a tier), each URL once; archive comes later.
+    A job wanting XML or HTML skips the candidates that name a PDF file: they cannot hold what it wants."""
     steps: list[tuple[Tier, str]] = []
     for candidate in job.candidates:
         url = candidate.url
+        if job.wanted is not Wanted.PDF and urlsplit(url).path.lower().endswith(".pdf"):
+            continue
         if candidate.tier is Tier.DOI and (urlsplit(url).hostname or "") in DOI_HOSTS:
             url = resolver_url(resolver, url)
         steps.append((candidate.tier, url))

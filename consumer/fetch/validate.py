@@ -31,6 +31,18 @@ def looks_like_html(head: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--")) or b"<html" in start
 
 
+def looks_like_xml(head: bytes) -> bool:
+    """An XML document (JATS and the like) that is not XHTML: what a job wanting `xml` stores."""
+    start = head[:PDF_HEAD_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    xml = start.startswith((b"<?xml", b"<!doctype article", b"<article", b"<pmc-articleset", b"<oai-pmh"))
+    return xml and b"<html" not in start
+
+
+def has_xml_end(tail: bytes) -> bool:
+    """A whole XML document ends with the `>` of its root's end tag (trailing whitespace aside)."""
+    return tail.rstrip().endswith(b">")
+
+
 def blocked_status(html: bytes) -> Status | None:
     """SOFT_BLOCKED for a captcha / bot check or a cookie wall; None for an ordinary page."""
     text = html.lower()

@@ -112,6 +112,8 @@ CASES = [
     Case("empty", ((A, "pdfs", "/empty/e.pdf"),), Status.EMPTY_BODY, (200,)),
     Case("soft-block", ((A, "pdfs", "/softblock/b.pdf"),), Status.SOFT_BLOCKED, (200,)),
     Case("cookie-wall", ((A, "pdfs", "/cookiewall/w.pdf"),), Status.SOFT_BLOCKED, (200,)),
+    Case("hostile-refresh", ((A, "pdfs", "/hostile-refresh/h"),), Status.WRONG_MIMETYPE, (200,)),
+    Case("hostile-nesting", ((A, "pdfs", "/hostile-nesting/h"),), Status.WRONG_MIMETYPE, (200,)),
     Case("meta-refresh", ((A, "pdfs", "/meta-refresh/m"),), Status.SUCCESS, (200, 200), A, ("m.pdf", 20000)),
     Case(
         "too-large",
@@ -140,6 +142,13 @@ CASES = [
     ),
     Case("robots-disallow", ((A, "strict", "/private/p.pdf"),), Status.ROBOTS_DISALLOWED, ()),
     Case("robots-allow", ((A, "strict", "/public/q.pdf"),), Status.SUCCESS, (200,), A, ("q.pdf", 20000)),
+    Case(
+        "robots-crawl-delay-above-maximum",
+        ((A, "strict", "/public/d.pdf"),),
+        Status.RATE_LIMITED,
+        (),
+        settings={"crawl_delay_cap_s": 0.1},
+    ),
     Case("robots-5xx", ((A, "robots5xx", "/pdf/20000/p.pdf"),), Status.REMOTE_SERVER_ERROR, ()),
     Case(
         "private-literal", ((A, "", f"http://{PRIVATE_ADDRESS}:9/x.pdf"),), Status.BLOCKED_PRIVATE_ADDRESS, ()
@@ -173,6 +182,12 @@ CASES += [
         (f"v{i}.pdf", 50000),
     )
     for i, v in enumerate(LINKING_VARIANTS)
+]
+CASES += [
+    # A cookie banner and a reCAPTCHA key beside citation_pdf_url: a landing page, not a soft block.
+    Case(
+        "doi-landing-cookie-banner", ((D, "", DOI + "cookie-banner.c1"),), Status.SUCCESS, (302, 200, 200), L
+    ),
 ]
 CASES += [Case("doi-landing-none", ((D, "", DOI + "none.v9"),), Status.NO_PDF_LINK, (302, 200))]
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
-from consumer.fetch.politeness import HostPolicy, Politeness, load_overrides
+import pytest
+
+from consumer.fetch.politeness import HostPolicy, Politeness, Slots, load_overrides
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "sample" / "host-overrides.json"
 DEFAULT = HostPolicy(concurrency=4, min_interval_s=0.25)
@@ -38,3 +42,57 @@ def test_one_gate_per_host() -> None:
     polite = _politeness({})
     assert polite.gate("a.example") is polite.gate("A.example")
     assert polite.gate("a.example") is not polite.gate("b.example")
+
+
+def test_group_share_divides_concurrency_and_multiplies_the_interval() -> None:
+    polite = _politeness(load_overrides(SHIPPED))
+    before = polite.gate("polite.example")  # created before the rebalance
+    polite.set_share(1, 3)
+    after = polite.gate("arxiv.org")  # created after it
+    assert before.min_interval_s == DEFAULT.min_interval_s * 3
+    assert after.min_interval_s == 3.0 * 3
+    polite.set_share(3, 3)  # a rebalance gave us everything
+    assert before.min_interval_s == DEFAULT.min_interval_s and after.min_interval_s == 3.0
+
+
+def test_crawl_delay_is_the_groups_too() -> None:
+    polite = _politeness({})
+    polite.set_share(1, 2)
+    gate = polite.gate("h.example")
+    gate.slow_down(at_least_s=15.0)
+    assert gate.min_interval_s == 30.0
+
+
+@pytest.mark.parametrize(("owned", "total", "limit"), [(1, 3, 1), (2, 3, 2), (3, 3, 4), (0, 3, 1), (1, 8, 1)])
+async def test_concurrency_share_is_at_least_one(owned: int, total: int, limit: int) -> None:
+    no_interval = HostPolicy(concurrency=DEFAULT.concurrency, min_interval_s=0.0)
+    polite = Politeness(default=no_interval, overrides={}, breaker_failures=5, breaker_cooldown_s=60)
+    polite.set_share(owned, total)
+    gate = polite.gate("h.example")
+    held = 0
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(DEFAULT.concurrency):
+            try:
+                async with asyncio.timeout(0.05):
+                    await stack.enter_async_context(gate.slot())
+                    held += 1
+            except TimeoutError:
+                break
+    assert held == limit
+
+
+async def test_a_raised_share_wakes_waiting_requests() -> None:
+    slots = Slots(1)
+    await slots.acquire()
+    waiter = asyncio.ensure_future(slots.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    slots.set_limit(2)
+    await asyncio.wait_for(waiter, 1.0)
+    assert slots.used == 2
+
+
+@pytest.mark.parametrize(("owned", "total"), [(4, 3), (-1, 3), (0, 0)])
+def test_bad_shares_are_refused(owned: int, total: int) -> None:
+    with pytest.raises(ValueError):
+        _politeness({}).set_share(owned, total)

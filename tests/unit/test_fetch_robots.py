@@ -65,3 +65,42 @@ async def test_expired_entry_is_fetched_again() -> None:
     await cache.check("http://h.test/a.pdf", tier=Tier.OA_PDF)
     await cache.check("http://h.test/b.pdf", tier=Tier.OA_PDF)
     assert origin.calls == 2
+
+
+async def _check(
+    body: bytes, url: str, *, user_agent: str = UA, max_delay_s: float | None = None
+) -> float | None:
+    cache = RobotsCache(fetch=_Origin(200, body), user_agent=user_agent, ttl_s=60, max_delay_s=max_delay_s)
+    return await cache.check(url, tier=Tier.OA_PDF)
+
+
+async def test_a_leading_bom_does_not_hide_the_first_group() -> None:
+    with pytest.raises(FetchFailed) as info:
+        await _check(b"\xef\xbb\xbfUser-agent: *\nDisallow: /images/\n", "http://h.test/images/a.png")
+    assert info.value.status is Status.ROBOTS_DISALLOWED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"User-agent: docfetch\nDisallow: /x/\n",  # our product token, not the whole header
+        b"User-agent: DocFetch/2.0 (compatible)\nDisallow: /x/\n",  # a group naming token + version
+        b"User-agent: otherbot\nRequest-policy: whatever\nUser-agent: docfetch\nDisallow: /x/\n",
+    ],
+)
+async def test_groups_are_matched_by_product_token(body: bytes) -> None:
+    with pytest.raises(FetchFailed) as info:
+        await _check(body, "http://h.test/x/a.pdf")
+    assert info.value.status is Status.ROBOTS_DISALLOWED
+    assert await _check(body, "http://h.test/y/a.pdf") is None
+
+
+async def test_crawl_delay_is_honoured_as_asked() -> None:
+    assert await _check(b"User-agent: *\nCrawl-delay: 15\n", "http://h.test/a", max_delay_s=60) == 15.0
+
+
+async def test_crawl_delay_above_the_maximum_defers_the_host() -> None:
+    with pytest.raises(FetchFailed) as info:
+        await _check(b"User-agent: *\nCrawl-delay: 90\n", "http://h.test/a", max_delay_s=60)
+    assert info.value.status is Status.RATE_LIMITED and info.value.retryable
+    assert "Crawl-delay 90s" in info.value.detail
