@@ -85,53 +85,64 @@ async def _attempt(settings: KafkaSettings, host: str, port: int) -> tuple[str, 
 
 def classify(exc: BaseException, host: str, port: int, settings: KafkaSettings) -> ClusterError:
     """The ClusterError (and so the exit code) for what one connection attempt raised."""
-    at, protocol = f"{host}:{port}", settings.security_protocol
-    error: ClusterError
-    if isinstance(exc, socket.gaierror):
-        error = BrokerUnreachable(
-            f"cannot resolve host {host!r} ({exc.strerror}): check --bootstrap / DOCFETCH_BOOTSTRAP_SERVERS"
-        )
-    elif isinstance(exc, ConnectionRefusedError):
-        error = BrokerUnreachable(
-            f"nothing listening at {at}: is the broker running, and is this its port? "
-            "(check --bootstrap / DOCFETCH_BOOTSTRAP_SERVERS)"
-        )
-    elif isinstance(exc, ssl.SSLCertVerificationError):
+    at = f"{host}:{port}"
+    error = _tls_error(exc, at) or _socket_error(exc, host, at) or _kafka_error(exc, at, settings)
+    return error or BrokerUnreachable(f"cannot connect to {at}: {_reason(exc)}")
+
+
+def _tls_error(exc: BaseException, at: str) -> ClusterError | None:
+    if isinstance(exc, ssl.SSLCertVerificationError):
         fix = (
             "use a name the certificate holds in --bootstrap (or DOCFETCH_SSL_CHECK_HOSTNAME=false)"
             if "mismatch" in str(exc.verify_message)
             else "set DOCFETCH_SSL_CA_FILE to the CA that signed it"
         )
-        error = TLSFailed(f"the certificate of {at} is not trusted ({exc.verify_message}): {fix}")
-    elif isinstance(exc, ssl.SSLError):
-        error = TLSFailed(
+        return TLSFailed(f"the certificate of {at} is not trusted ({exc.verify_message}): {fix}")
+    if isinstance(exc, ssl.SSLError):
+        return TLSFailed(
             f"TLS handshake with {at} failed ({exc.reason or exc}): is it a TLS listener, "
             "and does it accept this client?"
         )
-    elif isinstance(exc, SaslAuthenticationFailed | UnsupportedSaslMechanismError):
-        error = AuthenticationFailed(
+    return None
+
+
+def _socket_error(exc: BaseException, host: str, at: str) -> ClusterError | None:
+    if isinstance(exc, socket.gaierror):
+        return BrokerUnreachable(
+            f"cannot resolve host {host!r} ({exc.strerror}): check --bootstrap / DOCFETCH_BOOTSTRAP_SERVERS"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return BrokerUnreachable(
+            f"nothing listening at {at}: is the broker running, and is this its port? "
+            "(check --bootstrap / DOCFETCH_BOOTSTRAP_SERVERS)"
+        )
+    return None
+
+
+def _kafka_error(exc: BaseException, at: str, settings: KafkaSettings) -> ClusterError | None:
+    protocol = settings.security_protocol
+    if isinstance(exc, SaslAuthenticationFailed | UnsupportedSaslMechanismError):
+        return AuthenticationFailed(
             f"{at} refused SASL {settings.sasl_mechanism} authentication as {settings.sasl_username!r} "
             f"({_reason(exc)}): check DOCFETCH_SASL_USERNAME, the password (DOCFETCH_SASL_PASSWORD[_FILE]) "
             "and DOCFETCH_SASL_MECHANISM"
         )
-    elif isinstance(exc, IncompatibleBrokerVersion):
-        error = BrokerNoAnswer(
+    if isinstance(exc, IncompatibleBrokerVersion):
+        return BrokerNoAnswer(
             f"{at} answers but is not a broker listener (a KRaft controller port?): use "
             "the broker's client port in --bootstrap"
         )
-    elif isinstance(exc, KafkaConnectionError | ConnectionError):
-        error = BrokerNoAnswer(
+    if isinstance(exc, KafkaConnectionError | ConnectionError):
+        return BrokerNoAnswer(
             f"{at} closed the connection during the handshake: does the listener use "
             f"security_protocol {protocol}? (set DOCFETCH_SECURITY_PROTOCOL)"
         )
-    elif isinstance(exc, TimeoutError):
-        error = BrokerNoAnswer(
+    if isinstance(exc, TimeoutError):
+        return BrokerNoAnswer(
             f"no answer from {at} within {settings.connect_timeout_s:g} s: is it a Kafka "
             f"broker listener for security_protocol {protocol}?"
         )
-    else:
-        error = BrokerUnreachable(f"cannot connect to {at}: {_reason(exc)}")
-    return error
+    return None
 
 
 def _reason(exc: BaseException) -> str:

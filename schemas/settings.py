@@ -197,9 +197,11 @@ def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
         f"[DOCFETCH_CONNECT_TIMEOUT_S, {DEFAULT_CONNECT_TIMEOUT_S:.0f}]",
     )
     sec = parser.add_argument_group(
-        "kafka security (secrets only from the environment or files: DOCFETCH_SASL_PASSWORD[_FILE], "
-        "DOCFETCH_SSL_KEY_PASSWORD[_FILE]; client certificate: DOCFETCH_SSL_CERT_FILE, "
-        "DOCFETCH_SSL_KEY_FILE; DOCFETCH_SSL_CHECK_HOSTNAME=false to skip the name check)"
+        "kafka security",
+        "Secrets only from the environment or files: DOCFETCH_SASL_PASSWORD[_FILE], "
+        "DOCFETCH_SSL_KEY_PASSWORD[_FILE]. Client certificate: DOCFETCH_SSL_CERT_FILE, "
+        "DOCFETCH_SSL_KEY_FILE. DOCFETCH_SSL_CHECK_HOSTNAME=false skips the certificate's name check "
+        "(docs/OPERATIONS.md).",
     )
     sec.add_argument(
         "--security-protocol",
