@@ -56,7 +56,7 @@ async def preload(settings: KafkaSettings, count: int, url_for: object = None) -
     make_url = url_for or (lambda i: f"http://127.0.0.1:9/{i}.pdf")
     jobs = [job(i, make_url(i)) for i in range(count)]  # type: ignore[operator]
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         enable_idempotence=True,
         acks="all",
         linger_ms=20,

@@ -47,7 +47,7 @@ async def _drain(consumer: AIOKafkaConsumer, total: int, on_batch: object) -> fl
 async def exactly_once(settings: KafkaSettings, total: int) -> float:
     consumer = AIOKafkaConsumer(
         settings.jobs_topic,
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         group_id=settings.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -64,7 +64,7 @@ async def exactly_once(settings: KafkaSettings, total: int) -> float:
             producer = producers.get(tp.partition)
             if producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=settings.bootstrap_servers,
+                    **settings.client_options(),
                     transactional_id=f"{settings.group_id}-{tp.topic}-{tp.partition}",
                     linger_ms=5,
                 )
@@ -99,15 +99,13 @@ async def exactly_once(settings: KafkaSettings, total: int) -> float:
 async def at_least_once(settings: KafkaSettings, total: int) -> float:
     consumer = AIOKafkaConsumer(
         settings.jobs_topic,
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         group_id=settings.group_id + "-alo",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=5
-    )
+    producer = AIOKafkaProducer(**settings.client_options(), enable_idempotence=True, acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
 

@@ -46,7 +46,7 @@ class Visible:
 async def tail_finalized(settings: KafkaSettings, seen: Visible, ready: asyncio.Event) -> None:
     """Record when each FINALIZED becomes visible (read_committed), from the current end onwards."""
     parts = [TopicPartition(settings.state_topic, p) for p in range(PARTITIONS)]
-    reader = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, isolation_level="read_committed")
+    reader = AIOKafkaConsumer(**settings.client_options(), isolation_level="read_committed")
     await reader.start()
     try:
         reader.assign(parts)
@@ -67,7 +67,7 @@ async def seed_paced(
     settings: KafkaSettings, bases: dict[str, str], seen: Visible, *, jobs: int, interval_s: float
 ) -> list[float]:
     """Warm up with one job, then seed `jobs` at `interval_s`; latencies in seconds."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True)
+    producer = AIOKafkaProducer(**settings.client_options(), enable_idempotence=True)
     await producer.start()
     try:
 

@@ -53,7 +53,12 @@ def state_record(i: int) -> tuple[bytes, bytes]:
 
 
 async def write_records(bootstrap: str, topic: str, count: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=50, max_batch_size=2**20)
+    producer = AIOKafkaProducer(
+        **KafkaSettings(bootstrap_servers=bootstrap).client_options(),
+        acks=1,
+        linger_ms=50,
+        max_batch_size=2**20,
+    )
     await producer.start()
     try:
         futures = []
@@ -74,7 +79,9 @@ async def write_records(bootstrap: str, topic: str, count: int) -> None:
 async def bare(bootstrap: str, topic: str, partition: int) -> int:
     tp = TopicPartition(topic, partition)
     reader = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+        **KafkaSettings(bootstrap_servers=bootstrap).client_options(),
+        isolation_level="read_committed",
+        enable_auto_commit=False,
     )
     await reader.start()
     count = 0
@@ -116,7 +123,8 @@ async def child(variant: str, bootstrap: str, topic: str) -> dict[str, object]:
         if variant.startswith("bare"):
             return bare(bootstrap, topic, p)
         return statestore.restore(
-            kafka=KafkaSettings(bootstrap_servers=bootstrap, state_topic=topic), partition=p
+            kafka=KafkaSettings(bootstrap_servers=bootstrap, state_topic=topic),
+            partition=p,
         )
 
     started = time.perf_counter()

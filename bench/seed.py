@@ -75,8 +75,9 @@ async def ceiling_child(
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=LINGER_MS,
-        max_batch_size=MAX_BATCH_BYTES, compression_type=None if compression == "none" else compression,
+        **KafkaSettings(bootstrap_servers=bootstrap).client_options(), enable_idempotence=True, acks="all",
+        linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_BYTES,
+        compression_type=None if compression == "none" else compression,
     )  # fmt: skip
     started = time.monotonic()
     await producer.start()

@@ -19,7 +19,7 @@ class Seen:
 
 async def read_all(settings: KafkaSettings, partitions: int) -> list[Seen]:
     reader = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         isolation_level="read_committed",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

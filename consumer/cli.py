@@ -8,18 +8,22 @@ import functools
 import logging
 import signal
 import sys
+import traceback
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from consumer.app import FetcherFactory, run
 from consumer.errors import ConfigError, ConsumerError
 from consumer.fetch import Engine, EngineSettings
+from consumer.fetch.politeness import load_overrides
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
 from consumer.settings import ConsumerSettings, Guarantee, consumer_settings
 from consumer.storage import Store
 from schemas import SchemaError
+from schemas.kafka import expected_error
 from schemas.settings import add_kafka_flags, kafka_settings
 
 # flag dest -> ConsumerSettings field; flags override DOCFETCH_* environment variables.
@@ -38,7 +42,13 @@ RUN_FLAGS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="docfetch-consumer", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="docfetch-consumer",
+        description=__doc__,
+        epilog="Exit codes: 0 stopped or idle, 2 bad setting, 3 topics missing or wrong, 4 cluster "
+        "unreachable, 5 cluster does not answer as a broker, 6 authentication failed, 7 TLS failed, "
+        "8 metrics port unavailable (docs/OPERATIONS.md).",
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     run_p = sub.add_parser("run", help="join the group and fetch jobs until stopped (SIGTERM drains)")
     run_p.add_argument("--store", help="artifact store directory [DOCFETCH_STORE, ./store]")
@@ -71,11 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
 def engine_settings() -> EngineSettings:
     """The download engine's settings, read once from the environment; ConfigError saying what to fix."""
     try:
-        return EngineSettings()
+        engine_cfg = EngineSettings()
     except ValidationError as exc:
         raise ConfigError(
             f"invalid engine setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
         ) from None
+    if engine_cfg.host_overrides_path is not None:
+        _check_overrides(engine_cfg.host_overrides_path)
+    return engine_cfg
 
 
 def default_fetchers(cfg: ConsumerSettings, engine_cfg: EngineSettings) -> FetcherFactory:
@@ -86,6 +99,19 @@ def default_fetchers(cfg: ConsumerSettings, engine_cfg: EngineSettings) -> Fetch
         return Engine(settings=engine_cfg, store=store, observer=metrics)
 
     return make
+
+
+def _check_overrides(path: Path) -> None:
+    """Read the host-overrides file now, so a missing or broken one stops the start with its path."""
+    try:
+        load_overrides(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read DOCFETCH_HOST_OVERRIDES_PATH {path}: {exc.strerror}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f'DOCFETCH_HOST_OVERRIDES_PATH {path} is not {{"host": {{"concurrency": N, '
+            f'"min_interval_s": S}}}} JSON: {exc}'
+        ) from None
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -115,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request drowns the lifecycle events
     try:
         return asyncio.run(_main(args))
-    except (ConsumerError, SchemaError) as exc:
-        print(f"docfetch-consumer: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except Exception as exc:
+        error = expected_error(exc, (ConsumerError, SchemaError))
+        if error is None:
+            raise
+        if args.debug:
+            traceback.print_exception(exc)
+        print(f"docfetch-consumer: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return int(getattr(error, "exit_code", 1))

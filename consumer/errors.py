@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from schemas.errors import EXIT_LOCAL_RESOURCE, EXIT_SETTINGS
+
 
 class ConsumerError(Exception):
     """Base of every error the consumer reports; the message says what to fix."""
@@ -13,7 +15,13 @@ class ConsumerError(Exception):
 class ConfigError(ConsumerError):
     """A setting or flag is invalid: the consumer refuses to start."""
 
-    exit_code = 2
+    exit_code = EXIT_SETTINGS
+
+
+class PortUnavailable(ConsumerError):
+    """The metrics/health port is taken (or not allowed): the consumer refuses to start."""
+
+    exit_code = EXIT_LOCAL_RESOURCE
 
 
 class PartitionLost(ConsumerError):

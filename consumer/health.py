@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from consumer.errors import PortUnavailable
 from consumer.settings import ConsumerSettings
 
 if TYPE_CHECKING:
@@ -80,7 +81,13 @@ async def serve_http(port: int, registry: CollectorRegistry, health: Health) -> 
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "0.0.0.0", port)
+    try:
+        server = await asyncio.start_server(handle, "0.0.0.0", port)
+    except OSError as exc:
+        raise PortUnavailable(
+            f"cannot serve metrics on port {port}: {exc.strerror} (another consumer on this machine? set "
+            "--metrics-port / DOCFETCH_METRICS_PORT to a free port, or 0 for none)"
+        ) from None
     log.info("event=http port=%d paths=/metrics,/healthz,/readyz", port)
     try:
         yield

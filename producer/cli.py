@@ -1,25 +1,35 @@
-"""docfetch-producer: seed jobs and operate docfetch (topics, seed, status, inspect, requeue)."""
+"""docfetch-producer: seed jobs and operate docfetch (topics, seed, status, inspect, requeue, audit)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
+import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from producer import audit, inspection, requeue, seed, status, topicscmd
 from producer.errors import ProducerError
 from schemas import SchemaError
+from schemas.kafka import expected_error
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 # Each command module exposes `register(subparsers)`, which adds its parser and sets `handler`.
 COMMANDS = (topicscmd, seed, status, inspection, requeue, audit)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="docfetch-producer", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="docfetch-producer",
+        description=__doc__,
+        epilog="Exit codes: 0 ok, 1 failed (audit violation, unsent jobs, unknown job), 2 bad setting or "
+        "input, 3 topics missing or wrong, 4 cluster unreachable, 5 cluster does not answer as a broker, "
+        "6 authentication failed, 7 TLS failed, 130 interrupted (docs/OPERATIONS.md).",
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     for command in COMMANDS:
         command.register(sub)
@@ -29,13 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    # Our own notes (e.g. which default bootstrap is tried) at INFO; libraries only from WARNING.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="docfetch-producer: %(message)s")
+    logging.getLogger("docfetch").setLevel(logging.INFO)
     try:
         return asyncio.run(handler(args))
-    except (ProducerError, SchemaError) as exc:
-        print(f"docfetch-producer: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        error = expected_error(exc, (ProducerError, SchemaError))
+        if error is None:
+            raise
+        if getattr(args, "debug", False):
+            traceback.print_exception(exc)
+        print(f"docfetch-producer: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return int(getattr(error, "exit_code", 1))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ from producer import topics
 from schemas import KafkaSettings
 from tests.kafka_harness import Broker, start_broker
 
-# The origin farm fixtures (origin_farm, engine_settings, make_job) for every test.
-pytest_plugins = ["tests.integration.farm_fixtures"]
+# The origin farm fixtures (origin_farm, engine_settings, make_job) for every test; the private SASL_SSL
+# cluster (secure_cluster), started only by the tests that ask for it.
+pytest_plugins = ["tests.integration.farm_fixtures", "tests.kafka_harness.secure"]
 
 
 @pytest.fixture(scope="session")

@@ -97,9 +97,7 @@ def jobs_for(origin: Origin, count: int, *, prefix: str = "F") -> list[JobMessag
 
 async def publish(settings: KafkaSettings, values: list[JobMessage | bytes]) -> None:
     """Put jobs (keyed by job id) and raw poison bytes (key b"poison") on the jobs topic, acks=all."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**settings.client_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         sends = []

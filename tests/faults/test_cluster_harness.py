@@ -21,7 +21,11 @@ pytestmark = pytest.mark.faults
 
 async def _send(bootstrap: str, topic: str, value: bytes, *, timeout_ms: int = 30_000) -> int:
     """Send one record with acks=all; return the partition leader's offset."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=timeout_ms)
+    producer = AIOKafkaProducer(
+        **KafkaSettings(bootstrap_servers=bootstrap).client_options(),
+        acks="all",
+        request_timeout_ms=timeout_ms,
+    )
     await producer.start()
     try:
         meta = await producer.send_and_wait(topic, value, partition=0)

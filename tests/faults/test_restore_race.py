@@ -59,9 +59,7 @@ def filler(n: int) -> StateRecord:
 async def prefill_state(settings: KafkaSettings, count: int) -> float:
     """`count` filler records on the state topic (keyed, so spread over its partitions); records/s."""
     started = time.monotonic()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks=1, linger_ms=20, max_batch_size=512 * 1024
-    )
+    producer = AIOKafkaProducer(**settings.client_options(), acks=1, linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
     try:
         for start in range(0, count, FILL_BATCH):

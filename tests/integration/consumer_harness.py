@@ -95,7 +95,7 @@ def make_job(url: str, *, work: str, attempt: int = 0) -> JobMessage:
 
 async def seed(settings: KafkaSettings, items: Iterable[JobMessage | bytes]) -> int:
     """Send jobs keyed by job id (raw bytes keyed b"raw"), acks=all, pipelined; returns the count."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**settings.client_options(), acks="all", linger_ms=5)
     await producer.start()
     try:
         acks = []
@@ -126,7 +126,7 @@ def options(settings: KafkaSettings, store: Path, *extra: str, **kw: object) -> 
 
 async def end_offsets(settings: KafkaSettings) -> dict[int, int]:
     tps = await partitions_of(settings, settings.jobs_topic)
-    reader = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     await reader.start()
     try:
         ends = await reader.end_offsets(tps)

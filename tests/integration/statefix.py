@@ -50,7 +50,7 @@ async def publish(
     settings: KafkaSettings, topic: str, messages: Iterable[JobMessage | StateRecord | bytes]
 ) -> None:
     """Send each message keyed by its job id (raw bytes go with the key b"raw")."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**settings.client_options(), acks="all")
     await producer.start()
     try:
         for msg in messages:

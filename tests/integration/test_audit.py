@@ -46,7 +46,7 @@ def finalized(work: str, content: bytes, *, attempt: int = 0) -> StateRecord:
 async def commit_ends(settings: KafkaSettings, offsets: dict[int, int] | None = None) -> None:
     """Commit `offsets` (partition -> offset) for the group; by default the jobs topic's end offsets."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id, enable_auto_commit=False
+        **settings.client_options(), group_id=settings.group_id, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -60,7 +60,7 @@ async def commit_ends(settings: KafkaSettings, offsets: dict[int, int] | None = 
 
 
 async def dead_letter(settings: KafkaSettings, partition: int, offset: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**settings.client_options(), acks="all")
     await producer.start()
     try:
         headers = [

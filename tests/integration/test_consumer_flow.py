@@ -90,7 +90,7 @@ async def test_poison_goes_to_the_dlq_and_the_partition_keeps_moving(
 async def _make_bad_topics(
     bootstrap: str, jobs: str, state: str, dlq: str, *, state_parts: int, policy: str
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**KafkaSettings(bootstrap_servers=bootstrap).client_options())
     await admin.start()
     try:
         await admin.create_topics(

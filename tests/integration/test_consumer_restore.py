@@ -24,9 +24,7 @@ async def write_state(settings: KafkaSettings, count: int) -> None:
     """`count` FINALIZED records for works R0..R<count-1>, all on state partition 0."""
     template = encode(record("R0", State.FINALIZED)).decode()
     old_id = job_id(work_id="R0", url=None)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks=1, linger_ms=20, max_batch_size=512 * 1024
-    )
+    producer = AIOKafkaProducer(**settings.client_options(), acks=1, linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
     try:
         for start in range(0, count, SEND_WINDOW):

@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from schemas import KafkaSettings
 from tests.kafka_harness.broker import KAFKA_LOCAL
 
 
@@ -65,7 +66,9 @@ def test_start_is_idempotent_and_stop_leaves_no_process(run_dir: Path) -> None:
 
 
 async def _produce_consume(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        **KafkaSettings(bootstrap_servers=bootstrap).client_options(), acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         for value in values:
@@ -75,7 +78,9 @@ async def _produce_consume(bootstrap: str, topic: str, values: list[bytes]) -> N
 
 
 async def _read_all(bootstrap: str, topic: str, expect: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic, **KafkaSettings(bootstrap_servers=bootstrap).client_options(), auto_offset_reset="earliest"
+    )
     await consumer.start()
     got: list[bytes] = []
     try:
@@ -89,7 +94,7 @@ async def _read_all(bootstrap: str, topic: str, expect: int) -> list[bytes]:
 
 
 async def _leader(bootstrap: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**KafkaSettings(bootstrap_servers=bootstrap).client_options())
     await admin.start()
     try:
         (meta,) = await admin.describe_topics([topic])
@@ -102,7 +107,7 @@ async def test_three_nodes_survive_kill_9_of_the_leader(run_dir: Path) -> None:
     bootstrap = _bootstrap(await asyncio.to_thread(_cli, run_dir, "start", "--brokers", "3"))
     meta = json.loads((run_dir / "cluster.json").read_text())
     assert len(meta["ports"]) == 3
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**KafkaSettings(bootstrap_servers=bootstrap).client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic("survivor", 1, 3, topic_configs={"min.insync.replicas": "2"})])

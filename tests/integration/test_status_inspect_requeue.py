@@ -39,7 +39,7 @@ async def _world(settings: KafkaSettings) -> None:
 
 
 async def _commit(settings: KafkaSettings, offsets: dict[int, int]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id,
+    consumer = AIOKafkaConsumer(**settings.client_options(), group_id=settings.group_id,
                                 enable_auto_commit=False)  # fmt: skip
     await consumer.start()
     try:

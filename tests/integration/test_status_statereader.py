@@ -15,7 +15,7 @@ async def test_read_state_history_latest_and_poison(make_topics: MakeTopics) -> 
     planned, failed = record("W1", State.PLANNED), record("W1", State.FAILED, status=Status.TIMEOUT)
     final = record("W2", State.FINALIZED)
     await publish(settings, settings.state_topic, [planned, failed, final, b"not json"])
-    aborted = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, transactional_id="t-abort")
+    aborted = AIOKafkaProducer(**settings.client_options(), transactional_id="t-abort")
     await aborted.start()
     try:
         await aborted.begin_transaction()

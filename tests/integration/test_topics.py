@@ -30,7 +30,7 @@ async def test_ensure_is_idempotent(kafka_settings: KafkaSettings) -> None:
 
 
 async def _create(settings: KafkaSettings, *specs: NewTopic) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.client_options())
     await admin.start()
     try:
         await admin.create_topics(list(specs))

@@ -20,7 +20,7 @@ from tests.conftest import MakeTopics
 async def _read_committed(settings: KafkaSettings, topic: str, expect: int) -> list[bytes]:
     reader = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         enable_auto_commit=False,
@@ -42,7 +42,7 @@ async def _read_committed(settings: KafkaSettings, topic: str, expect: int) -> l
 
 async def _committed(settings: KafkaSettings, tp: TopicPartition) -> int | None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id, enable_auto_commit=False
+        **settings.client_options(), group_id=settings.group_id, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -55,7 +55,7 @@ async def test_records_and_offsets_commit_together_and_aborts_stay_invisible(mak
     settings = await make_topics(partitions=1)
     tp = TopicPartition(settings.jobs_topic, 0)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         transactional_id=f"{settings.group_id}-{settings.jobs_topic}-0",
     )
     await producer.start()
@@ -78,11 +78,11 @@ async def test_records_and_offsets_commit_together_and_aborts_stay_invisible(mak
 async def test_same_transactional_id_fences_the_zombie(make_topics: MakeTopics) -> None:
     settings = await make_topics(partitions=1)
     txn_id = f"{settings.group_id}-{settings.jobs_topic}-0"
-    zombie = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, transactional_id=txn_id)
+    zombie = AIOKafkaProducer(**settings.client_options(), transactional_id=txn_id)
     await zombie.start()
     await zombie.begin_transaction()
     await zombie.send_and_wait(settings.state_topic, b"ZOMBIE", key=b"job-1", partition=0)
-    successor = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, transactional_id=txn_id)
+    successor = AIOKafkaProducer(**settings.client_options(), transactional_id=txn_id)
     await successor.start()  # init_transactions aborts the zombie's open transaction and bumps the epoch
     try:
         async with successor.transaction():

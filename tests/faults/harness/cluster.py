@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from schemas import KafkaSettings
 from tests.faults.harness.waiting import poll_until
 from tests.kafka_harness.broker import KAFKA_LOCAL, REPO
 
@@ -148,7 +149,9 @@ class _admin:
     """`async with _admin(bootstrap) as admin`: a started admin client, closed on exit."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        self.client = AIOKafkaAdminClient(
+            **KafkaSettings(bootstrap_servers=bootstrap).client_options(), request_timeout_ms=10_000
+        )
 
     async def __aenter__(self) -> AIOKafkaAdminClient:
         await self.client.start()
