@@ -39,10 +39,6 @@ class OffsetTracker:
             return next(iter(self._open))  # insertion order is offset order
         return self._high
 
-    @property
-    def outstanding(self) -> int:
-        return len(self._open)
-
     def oldest_open_age_s(self) -> float:
         """Seconds since the oldest unfinished offset was taken (0 when none)."""
         if not self._open:

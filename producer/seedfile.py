@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import sys
 import zlib
 from collections.abc import Iterator
@@ -51,7 +50,6 @@ class SeedFile:
         self.max_line_bytes = max_line_bytes
         self._raw: BinaryIO | None = None
         self._gzip: gzip.GzipFile | None = None
-        self.size_bytes: int | None = None  # None for stdin: no ETA
         self.line_no = 0
 
     def __enter__(self) -> SeedFile:
@@ -71,7 +69,6 @@ class SeedFile:
             return sys.stdin.buffer
         try:
             raw = open(self.path, "rb", buffering=READ_BUFFER_BYTES)  # noqa: SIM115 (closed in __exit__)
-            self.size_bytes = os.fstat(raw.fileno()).st_size
         except OSError as exc:
             raise InputError(f"cannot read {self.path}: {exc.strerror}") from None
         return raw

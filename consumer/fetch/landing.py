@@ -89,12 +89,6 @@ def read_page(html: bytes, *, base_url: str, wanted: Wanted = Wanted.PDF) -> Pag
     )
 
 
-def next_url(html: bytes, *, base_url: str) -> str | None:
-    """Where a page leads: its PDF link, else its meta refresh target."""
-    found = read_page(html, base_url=base_url).next
-    return found.url if found else None
-
-
 def pdf_link(html: bytes, *, base_url: str) -> str | None:
     """The absolute URL of the PDF this page links to, or None."""
     found = read_page(html, base_url=base_url).full_text

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from consumer.fetch.errors import status_for_http
-from consumer.fetch.landing import meta_refresh, next_url, pdf_link
+from consumer.fetch.landing import meta_refresh, pdf_link, read_page
 from consumer.fetch.tiers import bare_doi, plan
 from consumer.fetch.validate import blocked_status, has_pdf_eof, is_pdf_head, looks_like_html
 from consumer.fetch.wayback import availability_url, raw_replay_url
@@ -43,7 +43,7 @@ def test_citation_meta_wins_over_link_heuristics() -> None:
 def test_meta_refresh() -> None:
     page = b'<meta http-equiv="Refresh" content="0; URL=\'/next.pdf\'">'
     assert meta_refresh(page, base_url=BASE) == "https://pub.example/next.pdf"
-    assert next_url(page, base_url=BASE) == "https://pub.example/next.pdf"
+    assert _next_url(page, base_url=BASE) == "https://pub.example/next.pdf"
     assert meta_refresh(b'<meta http-equiv="content-type" content="text/html">', base_url=BASE) is None
 
 
@@ -121,3 +121,9 @@ def test_plan_adds_the_job_doi() -> None:
 )
 def test_status_for_http(code: int, status: Status) -> None:
     assert status_for_http(code) is status
+
+
+def _next_url(html: bytes, *, base_url: str) -> str | None:
+    """Where a page leads (the engine's rule): its full-text link, else its meta refresh target."""
+    found = read_page(html, base_url=base_url).next
+    return found.url if found else None
