@@ -36,6 +36,7 @@ from consumer.fetch.validate import has_pdf_eof, is_pdf_head, looks_like_html
 from producer.errors import RejectedLine
 from producer.openalex import job_from_work
 from schemas import InvalidURL, Status, Tier, canonical_url, full_canonical_url
+from schemas.doi import bare_doi
 
 Lines = list[str]
 
@@ -113,7 +114,11 @@ def _openalex_ok(work: dict[str, Any], legacy: bool) -> bool:
     first = _first_expected(work, legacy)
     first_url = tiers.resolver_url(resolver, first) if first and first == doi else first
     first_ok = first_url is None or _same_url(planned[0], first_url)
-    return job.work_id == work["id"].rsplit("/", 1)[-1] and job.doi == tiers.bare_doi(doi or "") and first_ok
+    return (
+        job.work_id == work["id"].rsplit("/", 1)[-1]
+        and job.doi == (bare_doi(doi) if doi else None)
+        and first_ok
+    )
 
 
 def openalex(root: Path, out: Lines) -> None:

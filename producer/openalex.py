@@ -1,12 +1,13 @@
 """Map one OpenAlex work object (API or snapshot JSON) to one job message.
 
-Candidate order (the consumer tries candidates in list order):
+Candidate order (the consumer tries candidates by `schemas.TIER_RANK`, in this list order within a rank;
+repository and oa_pdf share the first rank, so repository copies are tried first):
 
-1. ``repository``: `pdf_url` of locations whose `source.type` is "repository" (PMC, arXiv,
-   institutional repositories): `best_oa_location` first, then `primary_location`, then `locations[]`
-   in their order.
-2. ``oa_pdf``: every other `pdf_url`, in the same location order, then `open_access.oa_url` unless it
-   is a landing page of one of the locations (then it is a ``landing`` candidate).
+1. every `pdf_url`, in location order: `best_oa_location` (OpenAlex's recommended OA copy) first, then
+   `primary_location`, then `locations[]`; tier ``repository`` where the location's `source.type` is
+   "repository" (PMC, arXiv, institutional repositories), else ``oa_pdf`` (one rank: tried in this order);
+2. then `open_access.oa_url` as ``oa_pdf``, unless it is a landing page of one of the locations (then it
+   is a ``landing`` candidate).
 3. ``doi``: the `doi` URL as given ("https://doi.org/10…"); the consumer resolves it.
 4. ``landing``: `landing_page_url` of the locations, same location order.
 
@@ -21,12 +22,11 @@ from typing import Any
 
 from producer.errors import RejectedLine
 from schemas import Candidate, InvalidURL, JobMessage, Tier, canonical_url, job_id_for_work
+from schemas.doi import bare_doi
+from schemas.messages import MAX_URL_CHARS
 
 SOURCE = "openalex"
 WORK_ID = re.compile(r"^(?:https?://openalex\.org/)?(W\d+)$", re.IGNORECASE)
-DOI_PREFIX = re.compile(r"^https?://(?:dx\.)?doi\.org/", re.IGNORECASE)
-# The URL length the job message allows (schemas.Candidate.url max_length).
-MAX_URL_CHARS = 8192
 
 
 def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
@@ -70,8 +70,7 @@ def _raw_candidates(work: dict[str, Any]) -> list[tuple[Any, Tier]]:
     oa_url = (_field(work, "open_access", dict) or {}).get("oa_url")
     oa_tier = Tier.LANDING if oa_url in landings else Tier.OA_PDF
     return [
-        *[(url, Tier.REPOSITORY) for url, repo in pdfs if repo],
-        *[(url, Tier.OA_PDF) for url, repo in pdfs if not repo],
+        *[(url, Tier.REPOSITORY if repo else Tier.OA_PDF) for url, repo in pdfs],
         (oa_url, oa_tier),
         (_field(work, "doi", str), Tier.DOI),
         *[(url, Tier.LANDING) for url in landings],
@@ -97,9 +96,9 @@ def candidates_of(work: dict[str, Any]) -> tuple[Candidate, ...]:
     return tuple(out)
 
 
-def bare_doi(doi_url: str | None) -> str | None:
-    """ "https://doi.org/10.1/x" -> "10.1/x"; None stays None."""
-    return DOI_PREFIX.sub("", doi_url.strip()) if doi_url else None
+def work_doi(doi_url: str | None) -> str | None:
+    """The work's DOI in its bare form ("https://doi.org/10.1/x" -> "10.1/x"); None stays None."""
+    return bare_doi(doi_url) if doi_url else None
 
 
 def job_from_work(work: Any, *, seeded_at_ms: int) -> JobMessage:
@@ -113,7 +112,7 @@ def job_from_work(work: Any, *, seeded_at_ms: int) -> JobMessage:
     return JobMessage(
         job_id=job_id_for_work(wid),
         work_id=wid,
-        doi=bare_doi(_field(work, "doi", str)),
+        doi=work_doi(_field(work, "doi", str)),
         candidates=candidates,
         source=SOURCE,
         seeded_at_ms=seeded_at_ms,

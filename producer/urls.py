@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 
 from producer.errors import RejectedLine
-from producer.openalex import DOI_PREFIX, MAX_URL_CHARS, bare_doi
 from schemas import Candidate, InvalidURL, JobMessage, Tier, canonical_url, job_id
+from schemas.doi import bare_doi, is_doi_url
+from schemas.messages import MAX_URL_CHARS
 
 SOURCE = "urls"
 HEADER = ("work_id", "url")
@@ -51,7 +52,7 @@ def job_from_line(line: str, *, seeded_at_ms: int) -> JobMessage:
         jid = job_id(work_id=work, url=url)
     except InvalidURL as exc:
         raise RejectedLine("invalid-url", str(exc)) from None
-    is_doi = DOI_PREFIX.match(url) is not None
+    is_doi = is_doi_url(url)
     return JobMessage(
         job_id=jid,
         work_id=work,

@@ -15,13 +15,14 @@ from schemas.errors import (
 from schemas.ids import URL_ID_VERSION, WORK_ID_VERSION, job_id, job_id_for_url, job_id_for_work
 from schemas.messages import (
     SCHEMA_VERSION,
-    TIER_ORDER,
+    TIER_RANK,
     Candidate,
     Hop,
     JobMessage,
     StateRecord,
     Tier,
     Wanted,
+    tier_rank,
 )
 from schemas.settings import KafkaSettings
 from schemas.status import TRANSITIONS, State, Status, check_transition
@@ -31,7 +32,7 @@ from schemas.urls import canonical_url, full_canonical_url
 __all__ = [
     "SCHEMA_VERSION",
     "STATE_TOPIC_CONFIG",
-    "TIER_ORDER",
+    "TIER_RANK",
     "TRANSITIONS",
     "URL_ID_VERSION",
     "WORK_ID_VERSION",
@@ -62,5 +63,6 @@ __all__ = [
     "job_id_for_work",
     "peek_state",
     "peek_state_attempt",
+    "tier_rank",
     "topology_problems",
 ]

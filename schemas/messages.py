@@ -46,7 +46,7 @@ Source = Annotated[str, _bounded(MAX_SOURCE_CHARS, min_chars=1)]
 
 
 class Tier(StrEnum):
-    """Where a candidate URL came from; tried in this order."""
+    """Where a candidate URL came from. The order candidates are tried in is TIER_RANK, not this order."""
 
     OA_PDF = "oa_pdf"
     REPOSITORY = "repository"
@@ -55,7 +55,20 @@ class Tier(StrEnum):
     ARCHIVE = "archive"
 
 
-TIER_ORDER: tuple[Tier, ...] = tuple(Tier)
+# The one statement of the tier order (DESIGN §6): open-access PDFs and repository copies first, as one rank
+# (a producer lists them in the order it trusts them: openalex puts repository copies first), then DOI
+# resolution, then landing pages, then the web archive. Tried by rank, in list order within a rank.
+TIER_RANK: dict[Tier, int] = {
+    Tier.OA_PDF: 0,
+    Tier.REPOSITORY: 0,
+    Tier.DOI: 1,
+    Tier.LANDING: 2,
+    Tier.ARCHIVE: 3,
+}
+
+
+def tier_rank(tier: Tier) -> int:
+    return TIER_RANK[tier]
 
 
 class Wanted(StrEnum):

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from consumer.fetch.tiers import plan
 from producer.errors import RejectedLine
 from producer.mapping import map_openalex, map_urls, outcome
 from producer.openalex import job_from_work
@@ -54,8 +55,10 @@ def test_candidate_order_tiers_and_dedupe() -> None:
     job = job_from_work(work(), seeded_at_ms=5)
     assert job.job_id == job_id_for_work("W42") and job.work_id == "W42" and job.doi == "10.1/abc"
     assert [(c.tier, c.url) for c in job.candidates] == [
+        # best_oa_location first (location order within the first rank); oa_url "https://J.org/a.pdf" is
+        # the same canonical URL
+        (Tier.OA_PDF, "https://j.org/a.pdf"),
         (Tier.REPOSITORY, "https://europepmc.org/PMC1/pdf"),
-        (Tier.OA_PDF, "https://j.org/a.pdf"),  # oa_url "https://J.org/a.pdf" is the same canonical URL
         (Tier.DOI, "https://doi.org/10.1/abc"),
         (Tier.LANDING, "https://j.org/a"),
         (Tier.LANDING, "https://europepmc.org/PMC1"),
@@ -67,7 +70,7 @@ def test_candidate_order_tiers_and_dedupe() -> None:
 def test_encoded_job_is_a_valid_contract_message() -> None:
     kind, line_no, jid, value = outcome(orjson.dumps(work()), 7, map_openalex)
     assert (kind, line_no, jid) == ("job", 7, job_id_for_work("W42"))
-    assert decode_job(value).candidates[0].tier is Tier.REPOSITORY
+    assert decode_job(value).candidates[0].tier is Tier.OA_PDF
 
 
 def test_invalid_urls_dropped_and_oa_url_landing() -> None:
@@ -126,3 +129,16 @@ def test_bad_url_lines(line: str, reason: str) -> None:
 
 def test_non_utf8_url_line_is_rejected() -> None:
     assert outcome(b"https://x.org/\xff\xfe", 4, map_urls)[:3] == ("reject", 4, "not-utf8")
+
+
+def test_a_repository_best_oa_location_is_tried_first() -> None:
+    """The tier order is stated once (schemas.TIER_RANK): repository and oa_pdf share the first rank, so the
+    consumer keeps the producer's list order there, and best_oa_location leads it."""
+    best = {"pdf_url": "https://europepmc.org/PMC9/pdf", "landing_page_url": "https://europepmc.org/PMC9"}
+    job = job_from_work(work(best_oa_location={**best, "source": REPO}), seeded_at_ms=0)
+    assert [(c.tier, c.url) for c in job.candidates][:2] == [
+        (Tier.REPOSITORY, "https://europepmc.org/PMC9/pdf"),
+        (Tier.OA_PDF, "https://j.org/a.pdf"),
+    ]
+    planned = plan(job, resolver="https://doi.org/")
+    assert [url for _, url in planned][:2] == ["https://europepmc.org/PMC9/pdf", "https://j.org/a.pdf"]
