@@ -28,6 +28,7 @@ from tests.integration.prom_harness import (
     free_port,
     prometheus_from_config,
     prometheus_server,
+    prometheus_tool,
 )
 from tests.unit.test_dashboard import alert_exprs, dashboard_exprs, documented_metrics
 
@@ -47,7 +48,7 @@ LABEL_VALUES = {
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([prometheus_tool("promtool"), *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.mark.parametrize("config", ["prometheus.yml", "local.yml"])
