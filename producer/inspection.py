@@ -18,14 +18,14 @@ from schemas import (
     decode_state,
     job_id,
 )
+from schemas.artifacts import object_path, object_relpath
 from schemas.settings import add_kafka_flags, kafka_settings
 from schemas.topicreader import iter_topic
 
 
 def artifact_path(sha256: str, *, store: str | None) -> str:
-    """Where the artifact store keeps this content (DESIGN §4): <store>/sha256/ab/cd/<hex>."""
-    relative = Path("sha256", sha256[:2], sha256[2:4], sha256)
-    return str(Path(store, relative) if store else relative)
+    """Where the artifact store keeps this content (schemas.artifacts): <store>/sha256/ab/cd/<hex>."""
+    return str(object_path(Path(store), sha256) if store else object_relpath(sha256))
 
 
 def resolve_job_id(args: argparse.Namespace) -> str:
