@@ -7,9 +7,8 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 import orjson
+import pytest
 
 from consumer.storage import StorageError, Store, TooLarge, path_for
 from schemas.artifacts import object_relpath, parse_relpath, sidecar_path
@@ -64,7 +63,7 @@ async def test_commit_writes_a_sidecar_naming_the_type(tmp_path: Path) -> None:
     doc = orjson.loads(sidecar.read_bytes())
     assert doc == {"sha256": ref.sha256, "size": len(body), "mimetype": "application/pdf", "extension": "pdf"}
     assert ref.path.read_bytes() == body  # the object keeps its bare sha256 name
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    assert _names(tmp_path) == ["sha256"]  # no temp left
 
 
 async def test_retry_restores_a_missing_sidecar(tmp_path: Path) -> None:
