@@ -1,9 +1,10 @@
-"""docfetch-producer: seed jobs and operate docfetch (topics, seed, status, inspect, requeue)."""
+"""docfetch-producer: seed jobs and operate docfetch."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -20,10 +21,21 @@ COMMANDS = (topicscmd, seed, status, inspection, requeue, export, audit)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docfetch-producer", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
+    # The description names every command (`COMMANDS` is the only list), so --help never forgets one.
+    parser.description = f"{__doc__.strip()} Commands: {', '.join(sub.choices)}."
     return parser
+
+
+def package_version() -> str:
+    """The installed docfetch distribution's version (pyproject.toml), or "unknown" outside one."""
+    try:
+        return importlib.metadata.version("docfetch")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

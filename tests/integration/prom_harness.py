@@ -3,8 +3,9 @@
     with prometheus_server(["127.0.0.1:9100"], tmp_dir=tmp_path) as prom:
         prom.wait_for("sum(docfetch_jobs_total)", lambda r: r and float(r[0]["value"][1]) == 10, 30)
 
-Runs the `prometheus` binary (on PATH, else where scripts/ensure-prometheus unpacked it) on a free loopback port with a generated
-config and a data dir inside `tmp_dir`, and always stops it (SIGTERM, then SIGKILL) when the block ends.
+Runs the `prometheus` binary (on PATH, else where scripts/ensure-prometheus unpacked it) on a free
+loopback port with a generated config and a data dir inside `tmp_dir`, and always stops it (SIGTERM,
+then SIGKILL) when the block ends.
 """
 
 from __future__ import annotations

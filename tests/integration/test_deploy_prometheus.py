@@ -48,7 +48,9 @@ LABEL_VALUES = {
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([prometheus_tool("promtool"), *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [prometheus_tool("promtool"), *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 @pytest.mark.parametrize("config", ["prometheus.yml", "local.yml"])
