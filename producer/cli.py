@@ -9,14 +9,14 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from producer import audit, export, inspection, requeue, seed, status, topicscmd
+from producer import audit, export, hosts, inspection, requeue, seed, status, topicscmd
 from producer.errors import ProducerError
 from schemas import SchemaError
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 # Each command module exposes `register(subparsers)`, which adds its parser and sets `handler`.
-COMMANDS = (topicscmd, seed, status, inspection, requeue, export, audit)
+COMMANDS = (topicscmd, seed, status, inspection, requeue, export, hosts, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

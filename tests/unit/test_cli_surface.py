@@ -28,7 +28,7 @@ def test_version_comes_from_the_package_metadata(
 
 def test_producer_help_lists_every_command() -> None:
     text = producer_cli.build_parser().format_help()
-    for name in ("topics", "seed", "status", "inspect", "requeue", "export", "audit"):
+    for name in ("topics", "seed", "status", "inspect", "requeue", "export", "hosts", "audit"):
         assert name in text.split("Commands:")[1].split(".")[0], name
         assert f"\n    {name} " in text, name
 
