@@ -35,7 +35,8 @@ from tests.unit.test_dashboard import alert_exprs, dashboard_exprs, documented_m
 REPO = Path(__file__).resolve().parents[2]
 PROM_DIR = REPO / "deploy" / "prometheus"
 # Grafana's variables, replaced by what Grafana would put there for a short time range.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": "1h"}
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": "1h", "$instance": ".*",
+                     "$partition": ".*"}  # fmt: skip
 # One value per documented label, so every labelled series exists.
 LABEL_VALUES = {
     "outcome": "failed",
