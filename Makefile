@@ -17,16 +17,19 @@ $(STAMP): requirements.lock pyproject.toml
 
 # The README's test command. The session fixture starts Kafka itself when needed
 # (KAFKA_BOOTSTRAP_SERVERS, else Docker/testcontainers, else scripts/kafka-local).
+# scripts/ensure-prometheus puts prometheus/promtool on PATH (unpacking Debian's package into .cache/
+# when they are missing; nothing is installed system-wide, no service starts).
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not faults or ci" -p no:cacheprovider; rc=$$?; \
+	prom_bin=$$(scripts/ensure-prometheus) || exit 1; \
+	PATH="$$prom_bin:$$PATH" $(BIN)/python -m pytest tests -m "not faults or ci" -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -p no:cacheprovider
 
 test-faults: $(STAMP)
-	$(BIN)/python -m pytest tests -m faults -rA -p no:cacheprovider
+	PATH="$$(scripts/ensure-prometheus):$$PATH" $(BIN)/python -m pytest tests -m faults -rA -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

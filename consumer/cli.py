@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import functools
+import importlib.metadata
 import logging
+import os
 import signal
 import sys
+import tempfile
 import traceback
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
+from consumer import joblog
 from consumer.app import FetcherFactory, run
 from consumer.errors import ConfigError, ConsumerError
 from consumer.fetch import Engine, EngineSettings
@@ -41,6 +47,38 @@ RUN_FLAGS = {
 }
 
 
+# The engine's shipped contact address: fine on loopback, never sent to real hosts (start-up check).
+PLACEHOLDER_CONTACT = "example.org"
+
+
+def settings_help(model: type[BaseSettings], *, skip: frozenset[str] = frozenset()) -> list[str]:
+    """`DOCFETCH_<FIELD> (default)` for every field of a settings model, generated so it stays true."""
+    lines = []
+    for name, field in model.model_fields.items():
+        if name not in skip:
+            lines.append(f"  DOCFETCH_{name.upper():<32} {field.default!r}")
+    return lines
+
+
+def run_epilog() -> str:
+    flagged = frozenset(RUN_FLAGS.values())
+    return "\n".join(
+        ["consumer settings without a flag (environment, prefix DOCFETCH_):",
+         *settings_help(ConsumerSettings, skip=flagged),
+         "download engine settings (environment):", *settings_help(EngineSettings),
+         "With DOCFETCH_ALLOW_PRIVATE_HOSTS off (real hosts) the consumer refuses to start until",
+         "DOCFETCH_USER_AGENT names your contact instead of the example.org placeholder."]
+    )  # fmt: skip
+
+
+def package_version() -> str:
+    """The installed docfetch distribution's version (pyproject.toml), or "unknown" outside one."""
+    try:
+        return importlib.metadata.version("docfetch")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docfetch-consumer",
@@ -49,8 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         "unreachable, 5 cluster does not answer as a broker, 6 authentication failed, 7 TLS failed, "
         "8 metrics port unavailable (docs/OPERATIONS.md).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    run_p = sub.add_parser("run", help="join the group and fetch jobs until stopped (SIGTERM drains)")
+    run_p = sub.add_parser(
+        "run",
+        help="join the group and fetch jobs until stopped (SIGTERM drains)",
+        epilog=run_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run_p.add_argument("--store", help="artifact store directory [DOCFETCH_STORE, ./store]")
     run_p.add_argument(
         "--concurrency",
@@ -74,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--session-timeout-ms", type=int, help="[DOCFETCH_SESSION_TIMEOUT_MS]")
     run_p.add_argument("--heartbeat-interval-ms", type=int, help="[DOCFETCH_HEARTBEAT_INTERVAL_MS]")
     run_p.add_argument("--commit-interval-s", type=float, help="[DOCFETCH_COMMIT_INTERVAL_S, 0.1]")
+    run_p.add_argument("--log-format", choices=joblog.LOG_FORMATS, default="text",
+                       help="stderr log lines: text (key=value) or json lines (text)")  # fmt: skip
     add_kafka_flags(run_p)
     return parser
 
@@ -88,6 +134,7 @@ def engine_settings() -> EngineSettings:
         ) from None
     if engine_cfg.host_overrides_path is not None:
         _check_overrides(engine_cfg.host_overrides_path)
+    check_contact(engine_cfg)
     return engine_cfg
 
 
@@ -114,12 +161,34 @@ def _check_overrides(path: Path) -> None:
         ) from None
 
 
+def check_contact(engine: EngineSettings) -> None:
+    """Real hosts (private hosts disallowed) get a User-Agent with a contact, never the placeholder."""
+    if not engine.allow_private_hosts and PLACEHOLDER_CONTACT in engine.user_agent:
+        raise ConfigError(
+            f"DOCFETCH_USER_AGENT is the placeholder {engine.user_agent!r}: set a contact for the hosts you "
+            'fetch from, e.g. DOCFETCH_USER_AGENT="docfetch/0.1 (+mailto:you@your.org)"'
+        )
+
+
+def check_store_writable(store: Path) -> None:
+    """Create the store and a probe file in it, or refuse to start naming the path and errno."""
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=store, prefix=".tmp-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        raise ConfigError(f"store {store} is not writable: {code} ({exc.strerror})") from None
+
+
 async def _main(args: argparse.Namespace) -> int:
     kafka = kafka_settings(args)
     cfg = consumer_settings(
         {f: getattr(args, d) for d, f in RUN_FLAGS.items() if getattr(args, d) is not None}
     )
     engine_cfg = engine_settings()
+    check_store_writable(cfg.store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -136,9 +205,7 @@ def _stopping(stop: asyncio.Event, sig: signal.Signals) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request drowns the lifecycle events
+    joblog.configure(args.log_format)  # one line per job; none per HTTP request
     try:
         return asyncio.run(_main(args))
     except Exception as exc:

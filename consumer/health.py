@@ -39,7 +39,9 @@ class Health:
             if high is not None and done is not None:
                 self.lag[tp.partition] = max(0, high - done)
                 metrics.lag.labels(partition=str(tp.partition)).set(self.lag[tp.partition])
-            metrics.commit_age.labels(partition=str(tp.partition)).set(part.tracker.oldest_open_age_s())
+            metrics.oldest_unfinished_age.labels(partition=str(tp.partition)).set(
+                part.tracker.oldest_open_age_s()
+            )
 
     def problems(self) -> list[str]:
         """Why /healthz fails: a partition with lag and no progress, or out of the group too long."""

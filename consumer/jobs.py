@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from consumer import joblog
 from consumer.committer import Sink
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher, FetchOutcome
@@ -122,6 +123,7 @@ async def run_job(job: JobMessage, at: Placed, ctx: JobContext) -> None:
     ctx.metrics.job_duration.observe(time.monotonic() - started)
     outcome_label = "finalized" if outcome.ok else "failed"
     ctx.metrics.jobs.labels(outcome=outcome_label, status=outcome.status.value).inc()
+    joblog.job_outcome(final, seconds=time.monotonic() - started)
 
 
 async def run_after(

@@ -11,6 +11,9 @@ from schemas import Tier
 DURATION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 # Event-loop lag: a healthy loop wakes within a millisecond or two; a second or more stalls heartbeats.
 LOOP_LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Restores range from a fraction of a second (a new topic) to hours (hundreds of millions of records on
+# one partition at ~100k records/s): the last finite bucket is 4 h, so a large restore never lands in +Inf.
+RESTORE_BUCKETS_S = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 
 
 class Metrics:
@@ -29,15 +32,21 @@ class Metrics:
         self.lag = Gauge(
             "docfetch_partition_lag", "End offset minus committed offset", ["partition"], registry=r
         )
-        self.commit_age = Gauge(
-            "docfetch_commit_age_seconds", "Age of the oldest unfinished job", ["partition"], registry=r
+        self.oldest_unfinished_age = Gauge(
+            "docfetch_oldest_unfinished_job_age_seconds",
+            "Age of the oldest unfinished job of the partition (0 when none)",
+            ["partition"],
+            registry=r,
         )
         self.rebalances = Counter("docfetch_rebalances", "Partition assignments received", registry=r)
         self.restore = Histogram(
-            "docfetch_restore_seconds", "Time to restore one state partition", registry=r
+            "docfetch_restore_seconds",
+            "Time to restore one state partition",
+            buckets=RESTORE_BUCKETS_S,
+            registry=r,
         )
         self.http = Counter("docfetch_http_requests", "HTTP requests", ["tier", "code_class"], registry=r)
-        self.bytes = Counter("docfetch_bytes_downloaded", "Body bytes downloaded", registry=r)
+        self.bytes = Counter("docfetch_downloaded_bytes", "Body bytes downloaded", registry=r)
         self.dlq = Counter("docfetch_dlq_messages", "Poison messages sent to the DLQ", ["reason"], registry=r)
         self.fenced = Counter("docfetch_fenced", "Partitions lost to fencing or a failed commit", registry=r)
         self.skipped = Counter(
@@ -61,7 +70,7 @@ class Metrics:
 
     def forget_partition(self, partition: int) -> None:
         """A revoked partition's gauges stop being reported by this process."""
-        for gauge in (self.lag, self.commit_age):
+        for gauge in (self.lag, self.oldest_unfinished_age):
             try:
                 gauge.remove(str(partition))
             except KeyError:

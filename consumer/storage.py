@@ -1,8 +1,10 @@
-"""The content-addressed artifact store (DESIGN §4): `<root>/sha256/ab/cd/<hex>`, written exactly once.
+"""The content-addressed artifact store (DESIGN §4): `<root>/sha256/ab/cd/<hex>`, written exactly once,
+with a sidecar `<hex>.json` (sha256, size, mimetype, extension) beside it; the layout is schemas.artifacts.
 
 A download may run twice after a crash, so writing must be idempotent: stream to a temp file inside the
 store (same filesystem, so the rename is atomic), hash while streaming, fsync the file and its directory,
 then rename to the name of the content. An object that already has that name holds the same bytes.
+The sidecar is written the same way after the object (and again when a retry finds the object without one).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from schemas.artifacts import object_path, sidecar_bytes, sidecar_path, sniff_mimetype
+
 # Small chunks are written inline; larger buffers go to a thread so a slow disk never stalls the loop.
 INLINE_WRITE_BYTES = 64 * 1024
 TEMP_PREFIX = ".tmp-"
+SNIFF_BYTES = 16  # enough for every magic number sniff_mimetype knows
 
 
 class StorageError(Exception):
@@ -46,7 +51,7 @@ class ObjectRef:
 
 def path_for(root: Path, sha256: str) -> Path:
     """Where the object with this sha256 hex digest lives."""
-    return root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+    return object_path(root, sha256)
 
 
 class Writer:
@@ -55,6 +60,7 @@ class Writer:
     def __init__(self, *, root: Path, out: IO[bytes], tmp: Path, max_bytes: int) -> None:
         self._root, self._out, self.tmp, self._max_bytes = root, out, tmp, max_bytes
         self._digest = hashlib.sha256()
+        self._head = b""
         self.size = 0
 
     async def write(self, chunk: bytes) -> None:
@@ -63,6 +69,8 @@ class Writer:
         if self.size > self._max_bytes:
             raise TooLarge(f"body exceeds {self._max_bytes} bytes")
         self._digest.update(chunk)
+        if len(self._head) < SNIFF_BYTES:
+            self._head = (self._head + chunk)[:SNIFF_BYTES]
         try:
             if len(chunk) <= INLINE_WRITE_BYTES:
                 self._out.write(chunk)
@@ -72,11 +80,14 @@ class Writer:
             raise StorageError(f"write failed: {exc}") from exc
 
     async def commit(self) -> ObjectRef:
-        """fsync, rename to the content's name (or drop the temp when it exists), fsync the directory."""
+        """fsync, rename to the content's name (or drop the temp when it exists), fsync the directory;
+        then the sidecar, its mimetype sniffed from the first bytes."""
         sha256 = self._digest.hexdigest()
         final = path_for(self._root, sha256)
+        sidecar = sidecar_bytes(sha256, self.size, sniff_mimetype(self._head))
         try:
             await asyncio.to_thread(_publish, self._out, self.tmp, final)
+            await asyncio.to_thread(_write_sidecar, self._root, sidecar_path(self._root, sha256), sidecar)
         except OSError as exc:
             raise StorageError(f"commit failed: {exc}") from exc
         return ObjectRef(sha256=sha256, size=self.size, path=final)
@@ -92,6 +103,24 @@ def _publish(out: IO[bytes], tmp: Path, final: Path) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, final)
     _fsync_dir(final.parent)
+
+
+def _write_sidecar(root: Path, path: Path, content: bytes) -> None:
+    """Write `path` atomically (temp in the store root, fsync, rename) unless it exists already."""
+    if path.exists():
+        return
+    fd, name = tempfile.mkstemp(dir=root, prefix=TEMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -13,15 +13,14 @@ Checks (each violation names a job id or a store path):
 - ``artifact``: every FINALIZED record's object exists at ``sha256/ab/cd/<hex>`` with its size and hash.
 - ``committed-offset``: every job message below its partition's committed offset has a terminal record
   with an attempt at least the message's; every poison message below it has a DLQ record.
-- ``orphan``: no store object that no FINALIZED record names, and no other file (stale temp files),
-  older than the grace period.
+- ``orphan``: no store object (or sidecar ``<hex>.json``) that no FINALIZED record names, and no other
+  file (stale temp files), older than the grace period. The layout is ``schemas.artifacts``.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ import orjson
 
 from producer.statereader import StateSnapshot, read_state
 from schemas import KafkaSettings, PoisonMessage, State, StateRecord, decode_job
+from schemas.artifacts import object_path, parse_relpath
 from schemas.kafka import committed_offsets as group_offsets
 from schemas.settings import add_kafka_flags, kafka_settings
 from schemas.topicreader import iter_topic
@@ -40,7 +40,6 @@ from schemas.topics import DLQ_OFFSET, DLQ_PARTITION, DLQ_TOPIC
 CHECKS = ("terminal", "duplicate-finalized", "artifact", "committed-offset", "orphan")
 DEFAULT_GRACE_S = 3600.0  # longer than any download plus commit interval, so live writes never count
 HASH_CHUNK_BYTES = 1024 * 1024
-OBJECT_PATH = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
 EXIT_VIOLATIONS = 1
 
 
@@ -177,11 +176,6 @@ def check_offsets(topics: Topics, report: AuditReport) -> None:
             report.violations.append(Violation("committed-offset", pos.job_id, detail))
 
 
-def object_path(store: Path, sha256: str) -> Path:
-    """Where the store keeps the object with this hash (DESIGN §4)."""
-    return store / "sha256" / sha256[:2] / sha256[2:4] / sha256
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -222,11 +216,9 @@ def store_files(store: Path) -> Iterator[tuple[str, Path]]:
 
 
 def object_name(rel: str) -> str | None:
-    """The hash of a well-placed store object (``sha256/ab/cd/abcd...``), else None."""
-    match = OBJECT_PATH.match(rel)
-    if match is None or not match[3].startswith(match[1] + match[2]):
-        return None
-    return match[3]
+    """The hash of a well-placed store object or its sidecar (``sha256/ab/cd/abcd...[.json]``), else None."""
+    parsed = parse_relpath(rel)
+    return None if parsed is None else parsed[0]
 
 
 def check_orphans(store: Path, named: set[str], report: AuditReport, *, grace_s: float) -> None:

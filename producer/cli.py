@@ -1,16 +1,17 @@
-"""docfetch-producer: seed jobs and operate docfetch (topics, seed, status, inspect, requeue, audit)."""
+"""docfetch-producer: seed jobs and operate docfetch."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import sys
 import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from producer import audit, inspection, requeue, seed, status, topicscmd
+from producer import audit, export, hosts, inspection, requeue, seed, status, topicscmd
 from producer.errors import ProducerError
 from schemas import SchemaError
 from schemas.kafka import expected_error
@@ -18,7 +19,7 @@ from schemas.kafka import expected_error
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 # Each command module exposes `register(subparsers)`, which adds its parser and sets `handler`.
-COMMANDS = (topicscmd, seed, status, inspection, requeue, audit)
+COMMANDS = (topicscmd, seed, status, inspection, requeue, export, hosts, audit)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
@@ -30,10 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
         "input, 3 topics missing or wrong, 4 cluster unreachable, 5 cluster does not answer as a broker, "
         "6 authentication failed, 7 TLS failed, 130 interrupted (docs/OPERATIONS.md).",
     )
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
+    # The description names every command (`COMMANDS` is the only list), so --help never forgets one.
+    parser.description = f"{__doc__.strip()} Commands: {', '.join(sub.choices)}."
     return parser
+
+
+def package_version() -> str:
+    """The installed docfetch distribution's version (pyproject.toml), or "unknown" outside one."""
+    try:
+        return importlib.metadata.version("docfetch")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,8 @@ import argparse
 import time
 from dataclasses import dataclass
 
+import orjson
+
 from producer.errors import ConfigError, SendError
 from producer.jobview import parse_duration_s
 from producer.sender import JobSender
@@ -89,16 +91,32 @@ def _selection(args: argparse.Namespace, now_ms: int) -> Selection:
     return Selection(statuses=statuses, force_final=args.force_final, older_than_ms=older)
 
 
+def plan_json(todo: Plan, selection: Selection, *, dry_run: bool) -> dict[str, object]:
+    """--json: what was (or, with --dry-run, would be) requeued; every job id, not only the first 20."""
+    return {
+        "dry_run": dry_run,
+        "requeued": len(todo.jobs),
+        "statuses": sorted(selection.statuses),
+        "force_final": selection.force_final,
+        "jobs": [{"job_id": j.job_id, "work_id": j.work_id, "attempt": j.attempt} for j in todo.jobs],
+        "already_requeued": todo.already_requeued,
+        "no_job_message": todo.no_job_message,
+    }
+
+
 async def run(args: argparse.Namespace) -> int:
     now_ms = time.time_ns() // 1_000_000
     selection = _selection(args, now_ms)
     settings = kafka_settings(args)
     todo = plan(await read_state(settings), await read_jobs(settings), selection, now_ms=now_ms)
+    if not args.dry_run:
+        await publish(settings, todo.jobs)
+    if args.json:
+        print(orjson.dumps(plan_json(todo, selection, dry_run=args.dry_run)).decode())
+        return 0
     if args.dry_run:
         for job in todo.jobs[:SHOWN_IN_DRY_RUN]:
             print(f"  {job.job_id} work={job.work_id or '-'} attempt={job.attempt}")
-    else:
-        await publish(settings, todo.jobs)
     verb = "would requeue" if args.dry_run else "requeued"
     named = [*sorted(selection.statuses), *(["FINALIZED"] if selection.force_final else [])]
     print(f"{verb} {len(todo.jobs)} jobs ({', '.join(named)}); already requeued: {todo.already_requeued}")
@@ -120,5 +138,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--older-than", metavar="DURATION", help="only records older than this (30m, 2h, 1d)")
     parser.add_argument("--force-final", action="store_true", help="also re-publish FINALIZED jobs")
     parser.add_argument("--dry-run", action="store_true", help="print what would be requeued; send nothing")
+    parser.add_argument("--json", action="store_true", help="one JSON object: counts and every job requeued")
     add_kafka_flags(parser)
     parser.set_defaults(handler=run)

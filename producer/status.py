@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 
 import orjson
 
+from producer import watch
 from producer.jobview import format_age, pending_jobs, unfinished_since_ms
 from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
-from schemas import State
+from schemas import KafkaSettings, State
 from schemas.kafka import committed_offsets
 from schemas.settings import add_kafka_flags, kafka_settings
 
@@ -81,12 +83,20 @@ def render(report: StatusReport, *, group: str) -> str:
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace) -> int:
-    settings = kafka_settings(args)
+async def read_report(settings: KafkaSettings) -> StatusReport:
     state = await read_state(settings)
     jobs = await read_jobs(settings)
     committed = await committed_offsets(settings)
-    report = summarize(state, jobs, committed, now_ms=time.time_ns() // 1_000_000)
+    return summarize(state, jobs, committed, now_ms=time.time_ns() // 1_000_000)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = kafka_settings(args)
+    if args.watch:
+        read = functools.partial(read_report, settings)
+        out = functools.partial(print, flush=True)
+        return await watch.watch(read, interval_s=args.interval_s, until_done=args.until_done, out=out)
+    report = await read_report(settings)
     if args.json:
         print(orjson.dumps(asdict(report)).decode())
     else:
@@ -102,5 +112,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--json", action="store_true", help="one JSON object (states, statuses, pending, "
                         "partitions, ...)")  # fmt: skip
+    parser.add_argument("--watch", action="store_true", help="a progress line (done, rate, ETA) every "
+                        "--interval-s until interrupted")  # fmt: skip
+    parser.add_argument("--interval-s", type=float, default=watch.DEFAULT_INTERVAL_S,
+                        help=f"seconds between --watch lines ({watch.DEFAULT_INTERVAL_S:.0f})")  # fmt: skip
+    parser.add_argument("--until-done", action="store_true", help="--watch ends (exit 0) once no job is "
+                        "pending or running")  # fmt: skip
     add_kafka_flags(parser)
     parser.set_defaults(handler=run)

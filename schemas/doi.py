@@ -21,3 +21,8 @@ def bare_doi(value: str) -> str:
     if is_doi_url(value):
         return urlsplit(value).path.lstrip("/")
     return value[len(DOI_SCHEME) :] if value[: len(DOI_SCHEME)].lower() == DOI_SCHEME else value
+
+
+def doi_key(value: str) -> str:
+    """A DOI as compared: bare and lower case (DOIs are case-insensitive)."""
+    return bare_doi(value).lower()

@@ -3,8 +3,9 @@
     with prometheus_server(["127.0.0.1:9100"], tmp_dir=tmp_path) as prom:
         prom.wait_for("sum(docfetch_jobs_total)", lambda r: r and float(r[0]["value"][1]) == 10, 30)
 
-Runs the `prometheus` binary (Debian's package; .ci/run installs it) on a free loopback port with a generated
-config and a data dir inside `tmp_dir`, and always stops it (SIGTERM, then SIGKILL) when the block ends.
+Runs the `prometheus` binary (on PATH, else where scripts/ensure-prometheus unpacked it) on a free
+loopback port with a generated config and a data dir inside `tmp_dir`, and always stops it (SIGTERM,
+then SIGKILL) when the block ends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from typing import Any
 
 import httpx
 
+REPO = Path(__file__).resolve().parents[2]
+# Where scripts/ensure-prometheus unpacks Debian's package when the tools are not on PATH.
+UNPACKED_BIN = REPO / ".cache" / "prometheus" / "usr" / "bin"
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 POLL_INTERVAL_S = 0.25
@@ -43,6 +47,14 @@ Result = list[dict[str, Any]]
 
 class PromQueryError(AssertionError):
     """Prometheus answered a query with an error (bad PromQL, timeout)."""
+
+
+def prometheus_tool(name: str) -> str:
+    """The path of `prometheus` or `promtool`: on PATH, else unpacked by scripts/ensure-prometheus."""
+    found = shutil.which(name) or shutil.which(name, path=str(UNPACKED_BIN))
+    if found is None:
+        raise RuntimeError(f"{name} is missing: run scripts/ensure-prometheus (make test does)")
+    return found
 
 
 def free_port() -> int:
@@ -173,9 +185,7 @@ def prometheus_server(
 @contextmanager
 def prometheus_from_config(config: Path, *, tmp_dir: Path) -> Iterator[PromServer]:
     """Start Prometheus with a given config file (its relative paths resolve beside it); stop it on exit."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise RuntimeError("the prometheus binary is missing: apt-get install prometheus (.ci/run does)")
+    binary = prometheus_tool("prometheus")
     tmp_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     argv = [

@@ -188,7 +188,7 @@ async def test_jobs_total_matches_producer_status(make_topics: MakeTopics, tmp_p
 
 
 def grafana(expr: str) -> str:
-    return expr.replace("$__rate_interval", "1m")
+    return expr.replace("$__rate_interval", "1m").replace("$instance", ".*").replace("$partition", ".*")
 
 
 def check_exposed_names(prom: PromServer) -> None:
@@ -202,6 +202,7 @@ def check_exposed_names(prom: PromServer) -> None:
         "docfetch_skipped_total",
     }
     assert always | {"docfetch_job_duration_seconds_bucket", "docfetch_restore_seconds_bucket"} <= exposed
+    assert "docfetch_oldest_unfinished_job_age_seconds" in exposed
 
 
 def stuck_rule_file(directory: Path, *, age_s: int, for_s: int) -> Path:

@@ -28,13 +28,15 @@ from tests.integration.prom_harness import (
     free_port,
     prometheus_from_config,
     prometheus_server,
+    prometheus_tool,
 )
 from tests.unit.test_dashboard import alert_exprs, dashboard_exprs, documented_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 PROM_DIR = REPO / "deploy" / "prometheus"
 # Grafana's variables, replaced by what Grafana would put there for a short time range.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": "1h"}
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": "1h", "$instance": ".*",
+                     "$partition": ".*"}  # fmt: skip
 # One value per documented label, so every labelled series exists.
 LABEL_VALUES = {
     "outcome": "failed",
@@ -47,7 +49,9 @@ LABEL_VALUES = {
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [prometheus_tool("promtool"), *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 @pytest.mark.parametrize("config", ["prometheus.yml", "local.yml"])

@@ -13,6 +13,7 @@ from consumer.fetch import Engine
 from consumer.storage import Store
 from originfarm import Farm
 from schemas import Status, Tier
+from schemas.artifacts import sidecar_path
 from tests.integration.farm_fixtures import engine_settings, make_job, origin_farm
 
 __all__ = ["origin_farm"]
@@ -48,5 +49,6 @@ async def test_full_disk_is_a_retryable_storage_error(origin_farm: Farm, small_d
     assert fits.ok and fits.sha256 is not None
     assert full.status is Status.STORAGE_ERROR and full.status.retryable
     assert full.sha256 is None and full.hops[-1].http_status == 200
-    assert _files(small_disk) == [store.path_for(fits.sha256)]  # no temp file, no partial object
+    # The object and its sidecar; no temp file, no partial object.
+    assert _files(small_disk) == [store.path_for(fits.sha256), sidecar_path(small_disk, fits.sha256)]
     assert origin_farm.stats.count("archive", "/robots.txt") == 0  # the job stopped: no fallback tiers

@@ -40,7 +40,8 @@ CASES = [
     Case("repository", ((R, "repo", "/pdf/25000/r.pdf"),), Status.SUCCESS, (200,), R, ("r.pdf", 25000)),
     Case(
         "oa-404-then-repository",
-        ((R, "repo", "/pdf/21000/r2.pdf"), (A, "pdfs", "/status/404/x.pdf")),
+        # oa_pdf and repository share one rank (schemas.TIER_RANK): tried in the order the job lists them
+        ((A, "pdfs", "/status/404/x.pdf"), (R, "repo", "/pdf/21000/r2.pdf")),
         Status.SUCCESS,
         (404, 200),
         R,

@@ -17,6 +17,8 @@ DASHBOARD = REPO / "deploy/grafana/dashboards/docfetch.json"
 DATASOURCES = REPO / "deploy/grafana/provisioning/datasources/prometheus.yml"
 DASHBOARD_PROVIDER = REPO / "deploy/grafana/provisioning/dashboards/docfetch.yml"
 ALERTS = REPO / "deploy/prometheus/alerts.yml"
+RUNBOOK = REPO / "docs/RUNBOOK.md"
+DATASOURCE_VARIABLE = {"type": "prometheus", "uid": "${datasource}"}
 
 # Series names a documented metric of each type exposes (prometheus_client conventions).
 SUFFIXES = {
@@ -32,6 +34,12 @@ PROMQL_WORDS = {
     "group_left", "group_right", "rate", "increase", "irate", "histogram_quantile", "absent", "changes",
     "delta", "deriv", "time", "offset", "bool", "topk", "bottomk", "clamp_min", "clamp_max", "vector",
 }  # fmt: skip
+
+
+RENAMED = {
+    "docfetch_bytes_downloaded_total": "docfetch_downloaded_bytes_total",
+    "docfetch_commit_age_seconds": "docfetch_oldest_unfinished_job_age_seconds",
+}
 
 
 def documented_metrics() -> dict[str, tuple[str, set[str]]]:
@@ -112,18 +120,39 @@ def test_the_metrics_table_lists_the_issue_6_metrics() -> None:
     assert len(documented) == 16  # + docfetch_event_loop_lag_seconds (issue 11)
 
 
-def test_dashboard_panels_have_targets_on_the_provisioned_datasource() -> None:
-    provisioned = yaml.safe_load(DATASOURCES.read_text())["datasources"]
-    uids = {d["uid"] for d in provisioned if d["type"] == "prometheus"}
+def test_dashboard_panels_take_their_datasource_from_a_variable() -> None:
     board = dashboard()
     assert board["uid"] and board["panels"]
     assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert (
+        variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    )
     for panel in board["panels"]:
         assert panel["targets"], panel["title"]
-        assert panel["datasource"]["uid"] in uids, panel["title"]
+        assert panel["datasource"] == DATASOURCE_VARIABLE, panel["title"]
         for target in panel["targets"]:
-            assert target["expr"].strip() and target["datasource"]["uid"] in uids, panel["title"]
+            assert target["expr"].strip() and target["datasource"] == DATASOURCE_VARIABLE, panel["title"]
         assert len({t["refId"] for t in panel["targets"]}) == len(panel["targets"])
+    # Importable into any Grafana: no datasource uid of ours is written anywhere in the dashboard.
+    provisioned = yaml.safe_load(DATASOURCES.read_text())["datasources"]
+    assert not [d["uid"] for d in provisioned if d["uid"] in DASHBOARD.read_text()]
+
+
+def test_dashboard_filters_by_instance_and_partition_variables() -> None:
+    variables = {v["name"]: v for v in dashboard()["templating"]["list"]}
+    for name in ("instance", "partition"):
+        assert variables[name]["type"] == "query" and variables[name]["includeAll"], name
+        assert variables[name]["datasource"] == DATASOURCE_VARIABLE
+    assert "up{" in variables["instance"]["definition"]
+    assert "docfetch_partition_lag" in variables["partition"]["definition"]
+    partitioned = {m for m, (_kind, labels) in documented_metrics().items() if "partition" in labels}
+    for expr in dashboard_exprs():
+        if "docfetch_seed_" in expr:
+            continue  # pushed by the producer, not a consumer instance
+        assert 'instance=~"$instance"' in expr, expr
+        if expr_metrics(expr) & partitioned:
+            assert 'partition=~"$partition"' in expr, expr
 
 
 def test_dashboard_shows_every_documented_metric() -> None:
@@ -151,6 +180,28 @@ def test_alert_rules_use_only_documented_metrics_and_labels() -> None:
     assert len(exprs) >= 4
     problems = {expr: check_names(expr) for expr in exprs}
     assert {e: p for e, p in problems.items() if p} == {}
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
+    headings = {
+        line.removeprefix("## ").strip().lower()
+        for line in RUNBOOK.read_text().splitlines()
+        if line.startswith("## ")
+    }
+    for rule in rules:
+        assert rule["annotations"]["runbook_url"] == f"docs/RUNBOOK.md#{rule['alert'].lower()}", rule["alert"]
+        assert rule["alert"].lower() in headings, rule["alert"]
+
+
+def test_renamed_metrics_are_gone_and_listed_as_gone() -> None:
+    documented = documented_metrics()
+    operations = (REPO / "docs/OPERATIONS.md").read_text()
+    for old, new in RENAMED.items():
+        assert old not in documented and new in documented
+        assert f"| `{old}` | `{new}` |" in operations
+        for path in (DASHBOARD, ALERTS, REPO / "deploy/prometheus/alerts_test.yml"):
+            assert old not in path.read_text(), path
 
 
 def test_the_name_check_can_fail() -> None:

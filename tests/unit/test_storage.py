@@ -7,9 +7,11 @@ import os
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from consumer.storage import StorageError, Store, TooLarge, path_for
+from schemas.artifacts import object_relpath, parse_relpath, sidecar_path
 
 
 def _names(root: Path) -> list[str]:
@@ -46,7 +48,46 @@ async def test_second_write_of_same_content_keeps_one_object(tmp_path: Path) -> 
             await w.write(b"same bytes")
             refs.append(await w.commit())
     assert refs[0] == refs[1]
-    assert len(_files(tmp_path)) == 1
+    assert len(_files(tmp_path)) == 2  # the object and its sidecar
+
+
+async def test_commit_writes_a_sidecar_naming_the_type(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=1 << 20)
+    body = b"%PDF-1.7 body %%EOF"
+    async with store.writer() as w:
+        await w.write(body[:3])
+        await w.write(body[3:])
+        ref = await w.commit()
+    sidecar = sidecar_path(tmp_path, ref.sha256)
+    assert sidecar == ref.path.with_name(ref.sha256 + ".json")
+    doc = orjson.loads(sidecar.read_bytes())
+    assert doc == {"sha256": ref.sha256, "size": len(body), "mimetype": "application/pdf", "extension": "pdf"}
+    assert ref.path.read_bytes() == body  # the object keeps its bare sha256 name
+    assert _names(tmp_path) == ["sha256"]  # no temp left
+
+
+async def test_retry_restores_a_missing_sidecar(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=1 << 20)
+    for _ in range(2):
+        async with store.writer() as w:
+            await w.write(b"not a pdf")
+            ref = await w.commit()
+        sidecar = sidecar_path(tmp_path, ref.sha256)
+        assert orjson.loads(sidecar.read_bytes())["extension"] == "bin"
+        sidecar.unlink()  # a crash between the object and its sidecar
+    async with store.writer() as w:
+        await w.write(b"not a pdf")
+        await w.commit()
+    assert sidecar.is_file()
+
+
+def test_layout_rule_parses_what_it_builds() -> None:
+    sha = "ab" + "cd" + "e" * 60
+    assert object_relpath(sha).as_posix() == f"sha256/ab/cd/{sha}"
+    assert parse_relpath(f"sha256/ab/cd/{sha}") == (sha, False)
+    assert parse_relpath(f"sha256/ab/cd/{sha}.json") == (sha, True)
+    assert parse_relpath(f"sha256/ab/ce/{sha}") is None
+    assert parse_relpath(f"sha256/ab/cd/{sha}.tmp") is None
 
 
 async def test_large_chunk_goes_through_a_thread(tmp_path: Path) -> None:
