@@ -8,11 +8,12 @@ terminal records it has not read yet (they are committed in the same transaction
 Checks (each violation names a job id or a store path):
 
 - ``terminal``: every seeded job has a terminal record or is pending; with ``--settled`` a pending
-  job is itself a violation. Undecodable state records are violations (no one can tell their job's state).
+  job is itself a violation. A message the DLQ holds (a wrong key or partition, a job that could not be
+  recorded) asks for nothing. Undecodable state records are violations (no one can tell their job's state).
 - ``duplicate-finalized``: at most one visible FINALIZED per job and attempt.
 - ``artifact``: every FINALIZED record's object exists at ``sha256/ab/cd/<hex>`` with its size and hash.
 - ``committed-offset``: every job message below its partition's committed offset has a terminal record
-  with an attempt at least the message's; every poison message below it has a DLQ record.
+  with an attempt at least the message's, or a DLQ record; every poison message below it has a DLQ record.
 - ``orphan``: no store object that no FINALIZED record names, and no other file (stale temp files),
   older than the grace period.
 """
@@ -131,7 +132,7 @@ async def read_topics(settings: KafkaSettings) -> Topics:
 def check_terminal(topics: Topics, report: AuditReport, *, settled: bool) -> None:
     wanted: dict[str, int] = {}  # job id -> highest attempt asked for (a re-seed may repeat attempt 0)
     for pos in topics.positions:
-        if pos.job_id is not None:
+        if pos.job_id is not None and (pos.partition, pos.offset) not in topics.dlq_sources:
             wanted[pos.job_id] = max(pos.attempt, wanted.get(pos.job_id, 0))
     report.counts["seeded"] = len(wanted)
     report.counts["poison"] = sum(p.job_id is None for p in topics.positions)
@@ -169,6 +170,8 @@ def check_offsets(topics: Topics, report: AuditReport) -> None:
         if pos.offset >= topics.committed.get(pos.partition, 0):
             continue
         where = f"jobs {pos.partition}/{pos.offset}"
+        if (pos.partition, pos.offset) in topics.dlq_sources:
+            continue  # the DLQ holds it (poison, a wrong key or partition, an unrecordable job)
         if pos.job_id is None:
             if (pos.partition, pos.offset) not in topics.dlq_sources:
                 report.violations.append(Violation("committed-offset", where, "poison without a DLQ record"))

@@ -20,6 +20,8 @@ from tests.faults.harness.process import ConsumerOptions
 from tests.faults.harness.waiting import poll_until
 
 REQUEST_TIMEOUT_S = 30.0  # bounds one origin request, including the deliberately slow ones
+REQUEST_LIMIT_BYTES = 1 << 20  # a request head up to 1 MiB: hostile-origin tests send 64 KiB URLs back
+BIG_LOCATION_CHARS = 60 * 1024  # /big-redirect/: a Location just below httpx's 64 KiB URL limit
 
 
 def pdf_body(name: str) -> bytes:
@@ -29,7 +31,8 @@ def pdf_body(name: str) -> bytes:
 
 @dataclass
 class Origin:
-    """A loopback HTTP server: /pdf/<name>, /slow/<seconds>/<name>, /status/<code>/<name>."""
+    """A loopback HTTP server: /pdf/<name>, /slow/<seconds>/<name>, /status/<code>/<name>, and
+    /big-redirect/<name>/...: a 302 to a longer path whose Location is about 64 KiB (a hostile origin)."""
 
     port: int = 0
     hits: Counter[str] = field(default_factory=Counter)
@@ -48,9 +51,12 @@ class Origin:
                 path = head.split(b" ", 2)[1].decode()
                 self.hits[path] += 1
                 code, body = await self.answer(path)
+                location = (
+                    f"Location: {self.big_location(path)}\r\n" if path.startswith("/big-redirect/") else ""
+                )
                 writer.write(
                     f"HTTP/1.1 {code} X\r\nContent-Type: application/pdf\r\nContent-Length: {len(body)}\r\n"
-                    f"Connection: close\r\n\r\n".encode()
+                    f"{location}Connection: close\r\n\r\n".encode()
                     + body
                 )
                 await writer.drain()
@@ -67,13 +73,21 @@ class Origin:
             await asyncio.sleep(float(parts[1]))
         if parts[0] == "status":
             return int(parts[1]), b"no"
+        if parts[0] == "big-redirect":
+            return 302, b""
         return 200, pdf_body(path)
+
+    @staticmethod
+    def big_location(path: str) -> str:
+        """Where /big-redirect/<name>/... sends next: the same chain again, by a 60 KiB path."""
+        _kind, name, hop = path.strip("/").split("/")[:3]
+        return f"/big-redirect/{name}/{int(hop) + 1}/{'x' * BIG_LOCATION_CHARS}"
 
 
 @asynccontextmanager
 async def origin() -> AsyncIterator[Origin]:
     served = Origin()
-    server = await asyncio.start_server(served.handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(served.handle, "127.0.0.1", 0, limit=REQUEST_LIMIT_BYTES)
     served.port = server.sockets[0].getsockname()[1]
     try:
         yield served
