@@ -16,6 +16,7 @@ from consumer.records import OutRecord
 from consumer.statestore import StateStore
 from schemas import JobMessage, State, StateRecord, Status, check_transition
 from schemas.codec import encode_state
+from schemas.lifecycle import needs_work, supersedes
 
 log = logging.getLogger("docfetch.consumer")
 
@@ -55,14 +56,14 @@ def plan_attempt(store: StateStore, job: JobMessage) -> int | None:
         check_transition(None, 0, State.PLANNED, job.attempt)
         return job.attempt
     state, attempt = latest
-    if state.terminal and job.attempt <= attempt:
+    if not needs_work(state, attempt, job.attempt):
         return None
-    if state is State.PLANNED and job.attempt <= attempt:
+    if state is State.PLANNED and not supersedes(job.attempt, attempt):
         check_transition(state, attempt, State.PLANNED, attempt)  # a crashed owner's plan, redone
         return attempt
     if state.terminal:
         check_transition(state, attempt, State.PLANNED, job.attempt)
-    return job.attempt  # above an abandoned plan: the requeue supersedes it
+    return job.attempt  # above an abandoned (or orphaned) plan: the requeue supersedes it
 
 
 def state_record(

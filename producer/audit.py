@@ -14,6 +14,8 @@ Checks (each violation names a job id or a store path):
 - ``artifact``: every FINALIZED record's object exists at ``sha256/ab/cd/<hex>`` with its size and hash.
 - ``committed-offset``: every job message below its partition's committed offset has a terminal record
   with an attempt at least the message's, or a DLQ record; every poison message below it has a DLQ record.
+- ``orphaned-planned``: no job's latest record is a PLANNED whose source offset is below its
+  partition's committed offset (a job the group passed without finishing; ``requeue`` selects it).
 - ``orphan``: no store object that no FINALIZED record names, and no other file (stale temp files),
   older than the grace period.
 """
@@ -34,11 +36,12 @@ import orjson
 from producer.statereader import StateSnapshot, read_state
 from schemas import KafkaSettings, PoisonMessage, State, StateRecord, decode_job
 from schemas.kafka import committed_offsets as group_offsets
+from schemas.lifecycle import is_orphaned, needs_work
 from schemas.settings import add_kafka_flags, kafka_settings
 from schemas.topicreader import iter_topic
 from schemas.topics import DLQ_OFFSET, DLQ_PARTITION, DLQ_TOPIC
 
-CHECKS = ("terminal", "duplicate-finalized", "artifact", "committed-offset", "orphan")
+CHECKS = ("terminal", "duplicate-finalized", "artifact", "committed-offset", "orphaned-planned", "orphan")
 DEFAULT_GRACE_S = 3600.0  # longer than any download plus commit interval, so live writes never count
 HASH_CHUNK_BYTES = 1024 * 1024
 OBJECT_PATH = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
@@ -151,8 +154,10 @@ def check_terminal(topics: Topics, report: AuditReport, *, settled: bool) -> Non
 
 
 def _terminal_at(history: list[StateRecord], attempt: int) -> StateRecord | None:
-    """The first terminal record of an attempt at least `attempt`, or None."""
-    return next((r for r in history if r.state.terminal and r.attempt >= attempt), None)
+    """The first terminal record that answers a message of `attempt` (schemas.lifecycle), or None."""
+    return next(
+        (r for r in history if r.state.terminal and not needs_work(r.state, r.attempt, attempt)), None
+    )
 
 
 def check_duplicates(state: StateSnapshot, report: AuditReport) -> None:
@@ -178,6 +183,20 @@ def check_offsets(topics: Topics, report: AuditReport) -> None:
         elif _terminal_at(topics.state.history.get(pos.job_id, []), pos.attempt) is None:
             detail = f"{where} (attempt {pos.attempt}) is below the committed offset but not terminal"
             report.violations.append(Violation("committed-offset", pos.job_id, detail))
+
+
+def check_orphaned_planned(topics: Topics, report: AuditReport) -> None:
+    """A latest PLANNED whose message the committed offset passed: lost, even once the jobs topic has
+    dropped the message (retention), so `committed-offset` can no longer see it. `requeue` finishes it."""
+    committed: dict[int, int | None] = dict(topics.committed)
+    for job_id, record in sorted(topics.state.latest.items()):
+        if is_orphaned(record.state, record.source_partition, record.source_offset, committed):
+            report.counts["orphaned"] += 1
+            source = f"jobs {record.source_partition}/{record.source_offset}"
+            where = f"PLANNED at attempt {record.attempt} from {source}"
+            report.violations.append(
+                Violation("orphaned-planned", job_id, f"{where}, below the committed offset")
+            )
 
 
 def object_path(store: Path, sha256: str) -> Path:
@@ -251,6 +270,7 @@ def evaluate(topics: Topics, store: Path, *, grace_s: float, settled: bool) -> A
     check_terminal(topics, report, settled=settled)
     check_duplicates(topics.state, report)
     check_offsets(topics, report)
+    check_orphaned_planned(topics, report)
     named = check_artifacts(topics.state, store, report)
     check_orphans(store, named, report, grace_s=grace_s)
     return report

@@ -8,7 +8,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -36,6 +36,7 @@ class Origin:
 
     port: int = 0
     hits: Counter[str] = field(default_factory=Counter)
+    gone: set[str] = field(default_factory=set)  # paths answered 404 until removed (a document that returns)
 
     def downloads(self) -> int:
         """Requests for content (the engine's robots.txt checks are not downloads)."""
@@ -67,8 +68,8 @@ class Origin:
 
     async def answer(self, path: str) -> tuple[int, bytes]:
         parts = path.strip("/").split("/")
-        if path == "/robots.txt":
-            return 404, b"none"  # 4xx: everything allowed
+        if path == "/robots.txt" or path in self.gone:
+            return 404, b"none"  # robots.txt: 4xx, everything allowed
         if parts[0] == "slow":
             await asyncio.sleep(float(parts[1]))
         if parts[0] == "status":
@@ -129,6 +130,13 @@ ENGINE_ENV = {
     "DOCFETCH_HOST_MIN_INTERVAL_S": "0",
     "DOCFETCH_HOST_CONCURRENCY": "64",
 }
+
+
+def loopback_only(opts: ConsumerOptions, farm: Origin, **env: str) -> ConsumerOptions:
+    """`opts` whose web-archive fallback asks `farm` too (a 404: nothing archived), plus `env`: a failing
+    job then makes no request, not even a DNS lookup, beyond loopback."""
+    wayback = {"DOCFETCH_WAYBACK_AVAILABILITY_URL": farm.url("/status/404/wayback")}
+    return replace(opts, env={**opts.env, **wayback, **env})
 
 
 def options(settings: KafkaSettings, store: Path, *extra: str, **kw: object) -> ConsumerOptions:

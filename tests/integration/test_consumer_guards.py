@@ -8,7 +8,6 @@ name the group member and generation that wrote them (DESIGN §2).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from tests.faults.harness.process import ProcessPool
 from tests.integration.consumer_harness import (
     BIG_LOCATION_CHARS,
     check_invariants,
+    loopback_only,
     make_job,
     options,
     origin,
@@ -140,14 +140,8 @@ async def test_a_hostile_origins_huge_redirects_still_end_the_job_with_a_bounded
     async with origin() as farm, ProcessPool(tmp_path / "logs") as pool:
         hostile = make_job(farm.url("/big-redirect/h/0"), work="HOSTILE")
         await seed(settings, [hostile, make_job(farm.url("/pdf/ok"), work="OK")])
-        opts = options(settings, store, exit_when_idle_s=3)
         # Redirects allowed up to the request budget (20 by default), so all twenty hops are big ones.
-        # The web-archive fallback asks the loopback origin too (nothing leaves the machine).
-        extra = {
-            "DOCFETCH_MAX_REDIRECTS": "40",
-            "DOCFETCH_WAYBACK_AVAILABILITY_URL": farm.url("/status/404/wb"),
-        }
-        opts = replace(opts, env={**opts.env, **extra})
+        opts = loopback_only(options(settings, store, exit_when_idle_s=3), farm, DOCFETCH_MAX_REDIRECTS="40")
         proc = pool.consumer("c0", opts)
         assert await proc.wait(120) == 0, proc.tail()
     big_requests = sum(n for path, n in farm.hits.items() if len(path) > BIG_LOCATION_CHARS)
