@@ -7,15 +7,22 @@ name the group member and generation that wrote them (DESIGN §2).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from consumer.app import run
+from consumer.metrics import Metrics
+from consumer.outcome import FetchOutcome
+from consumer.settings import ConsumerSettings
 from producer.statereader import read_state
-from schemas import JobMessage, KafkaSettings, State, TopologyError, encode, topology
+from schemas import JobMessage, KafkaSettings, State, Status, TopologyError, encode, topology
 from schemas.messages import MAX_RECORD_URL_CHARS
 from schemas.topicreader import iter_topic
 from schemas.topics import DLQ_OFFSET, DLQ_REASON, MAX_STATE_RECORD_BYTES, partition_for_key
@@ -178,3 +185,35 @@ async def test_topology_check_refuses_a_state_topic_below_the_record_bound(
         await admin.close()
     with pytest.raises(TopologyError, match=f"max.message.bytes={MAX_STATE_RECORD_BYTES // 2}"):
         await topology.check(s)
+
+
+class SecondJobRaises:
+    """A fetcher with a bug: the job of work G1 raises; the others report not-found at once."""
+
+    async def fetch(self, job: JobMessage) -> FetchOutcome:
+        if job.work_id == "G1":
+            raise RuntimeError("a bug in the fetcher")
+        return FetchOutcome(status=Status.NOT_FOUND)
+
+
+async def test_a_job_that_raises_ends_failed_internal_error(make_topics: MakeTopics, tmp_path: Path) -> None:
+    """The consumer app in this process; the raising job is FAILED internal-error (retryable)."""
+    settings = await make_topics(partitions=1)
+    cfg = ConsumerSettings(
+        store=tmp_path / "store", concurrency=2, exit_when_idle_s=2, session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )  # fmt: skip
+    jobs = [make_job(f"http://127.0.0.1:9/g{i}", work=f"G{i}") for i in range(4)]
+    await seed(settings, jobs)
+
+    @contextlib.asynccontextmanager
+    async def fetchers(metrics: Metrics) -> AsyncIterator[SecondJobRaises]:
+        yield SecondJobRaises()
+
+    assert await asyncio.wait_for(run(settings, cfg, fetchers, stop=asyncio.Event()), 90) == 0
+    latest = (await read_state(settings)).latest
+    statuses = {j.work_id: latest[j.job_id].status for j in jobs}
+    assert statuses == {"G0": Status.NOT_FOUND, "G1": Status.INTERNAL_ERROR, "G2": Status.NOT_FOUND,
+                        "G3": Status.NOT_FOUND}  # fmt: skip
+    assert Status.INTERNAL_ERROR.retryable
+    assert "RuntimeError: a bug in the fetcher" in (latest[jobs[1].job_id].detail or "")
