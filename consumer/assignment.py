@@ -53,7 +53,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("event=assigned epoch=%d partitions=%s", self.epoch, sorted(tp.partition for tp in assigned))
         group = self.consumer._coordinator  # the member id and generation this assignment belongs to
         for tp in assigned:
-            count = len(self.consumer.partitions_for_topic(tp.topic) or ())
+            count = lambda topic=tp.topic: len(self.consumer.partitions_for_topic(topic) or ())  # noqa: E731
             self.owned[tp] = Owned(tp, group.generation, group.member_id, count)
             self.tg.create_task(self._make_ready(self.owned[tp]))
         self.apply_pauses()

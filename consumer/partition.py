@@ -27,13 +27,14 @@ class Owned:
     """A partition from assignment to revocation. `sink` and `store` exist once it is ready.
 
     `epoch` and `owner` are the group generation and member id of the assignment (DESIGN §2);
-    `partitions` is the jobs topic's partition count then, against which keys are checked.
+    `partitions` gives the jobs topic's partition count in the consumer's current metadata, against
+    which keys are checked (0 when unknown: no check).
     """
 
     tp: TopicPartition
     epoch: int
     owner: str
-    partitions: int
+    partitions: Callable[[], int]
     tracker: OffsetTracker = field(default_factory=OffsetTracker)
     sink: Sink | None = None
     store: StateStore | None = None
@@ -74,11 +75,12 @@ class Owned:
         if msg.key != job.job_id.encode("ascii"):
             key = (msg.key or b"").decode("utf-8", "replace")[:80]
             raise PoisonMessage(KEY_MISMATCH, f"key {key!r} is not the job id {job.job_id}")
-        expected = partition_for_key(msg.key, self.partitions)
+        count = self.partitions()
+        expected = partition_for_key(msg.key, count) if count > 0 else self.tp.partition
         if expected != self.tp.partition:
             raise PoisonMessage(
                 WRONG_PARTITION,
-                f"key {job.job_id} hashes to partition {expected} of {self.partitions}, "
+                f"key {job.job_id} hashes to partition {expected} of {count}, "
                 f"the message is on {self.tp.partition}",
             )
         return job
