@@ -24,6 +24,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.common import REPO, bootstrap_servers, fresh_topics
+from schemas import KafkaSettings
 
 PARTITIONS = 4
 TS_MS = 1_764_000_000_000
@@ -55,7 +56,8 @@ def job_message(i: int) -> tuple[bytes, bytes]:
 
 
 async def write(bootstrap: str, topic: str, jobs: int, records_of: object) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=50, max_batch_size=2**20)
+    options = KafkaSettings(bootstrap_servers=bootstrap).client_options()
+    producer = AIOKafkaProducer(**options, acks=1, linger_ms=50, max_batch_size=2**20)
     await producer.start()
     try:
         futures = []

@@ -11,8 +11,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import IllegalStateError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
 
 from consumer.assignment import Ownership
 from consumer.health import Health, serve_http
@@ -21,7 +21,8 @@ from consumer.looplag import sample_loop_lag
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
 from consumer.settings import ConsumerSettings, Guarantee
-from schemas import KafkaSettings, topology
+from schemas import ClusterError, KafkaSettings, topology
+from schemas.kafka import committed_offsets
 
 log = logging.getLogger("docfetch.consumer")
 
@@ -94,7 +95,9 @@ async def poll_loop(
 async def idle_for_long_enough(
     consumer: AIOKafkaConsumer, own: Ownership, cfg: ConsumerSettings, last_message_s: float
 ) -> bool:
-    """--exit-when-idle: every owned partition committed up to its end and no message for that long."""
+    """--exit-when-idle: the GROUP is done, not only this process's partitions. No message here for that
+    long, nothing in flight or uncommitted here, and every partition of the jobs topic has the group's
+    committed offset at its end (a dead member's partitions count until their new owner finishes them)."""
     if cfg.exit_when_idle_s is None or time.monotonic() - last_message_s < cfg.exit_when_idle_s:
         return False
     if (
@@ -104,10 +107,24 @@ async def idle_for_long_enough(
     ):
         return False
     try:
-        ends = await consumer.end_offsets(list(own.owned))
-        return all([await consumer.position(tp) >= end for tp, end in ends.items()])
-    except IllegalStateError:  # a rebalance took a partition meanwhile: not idle
+        return await group_done(consumer, own.kafka)
+    except (IllegalStateError, KafkaError, ClusterError) as exc:  # a rebalance or the broker: not idle yet
+        log.info("event=idle-check-failed error=%r", exc)
         return False
+
+
+async def group_done(consumer: AIOKafkaConsumer, kafka: KafkaSettings) -> bool:
+    """Every partition of the jobs topic has the group's committed offset at its end offset."""
+    partitions = consumer.partitions_for_topic(kafka.jobs_topic)
+    if not partitions:
+        return False
+    tps = [TopicPartition(kafka.jobs_topic, p) for p in sorted(partitions)]
+    ends = await consumer.end_offsets(tps)
+    committed = await committed_offsets(kafka)
+    behind = {tp.partition: end for tp, end in ends.items() if (committed.get(tp.partition) or 0) < end}
+    if behind:
+        log.debug("event=idle-waiting-for-group behind=%s", sorted(behind))
+    return not behind
 
 
 async def commit_loop(own: Ownership, interval_s: float) -> None:

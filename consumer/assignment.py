@@ -51,8 +51,10 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         self.ctx.metrics.rebalances.inc()
         self.out_of_group_since_s = None if assigned else time.monotonic()
         log.info("event=assigned epoch=%d partitions=%s", self.epoch, sorted(tp.partition for tp in assigned))
+        group = self.consumer._coordinator  # the member id and generation this assignment belongs to
         for tp in assigned:
-            self.owned[tp] = Owned(tp, self.epoch)
+            count = lambda topic=tp.topic: len(self.consumer.partitions_for_topic(topic) or ())  # noqa: E731
+            self.owned[tp] = Owned(tp, group.generation, group.member_id, count)
             self.tg.create_task(self._make_ready(self.owned[tp]))
         self.apply_pauses()
 

@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit-when-idle",
         type=float,
         metavar="SECONDS",
-        help="exit 0 once all is committed and nothing arrived for that long",
+        help="exit 0 once the group is done (every jobs partition committed to its end, nothing in flight "
+        "here) and nothing arrived for that long",
     )
     run_p.add_argument(
         "--drain-timeout-s", type=float, help="revocation/shutdown drain [DOCFETCH_DRAIN_TIMEOUT_S]"

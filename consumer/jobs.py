@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 from consumer import joblog
 from consumer.committer import Sink
+from consumer.errors import PartitionLost
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher, FetchOutcome
 from consumer.records import OutRecord
 from consumer.statestore import StateStore
-from schemas import JobMessage, State, StateRecord, Status, check_transition, encode
+from schemas import JobMessage, State, StateRecord, Status, check_transition
+from schemas.codec import encode_state
+from schemas.lifecycle import needs_work, supersedes
 
 log = logging.getLogger("docfetch.consumer")
 
@@ -26,7 +29,7 @@ class JobContext:
     fetcher: Fetcher
     metrics: Metrics
     state_topic: str
-    owner: str
+    owner: str  # this process (host:pid), for logs; records name the group member id (Placed.owner)
     pause_intake: Callable[[], None]
     # Resolves once no storage pause is running: no download starts while the store is failing.
     storage_ready: Callable[[], Awaitable[None]]
@@ -36,11 +39,13 @@ class JobContext:
 
 @dataclass(frozen=True)
 class Placed:
-    """Where a job message came from and under which assignment it runs."""
+    """Where a job message came from and under which assignment it runs (DESIGN §2: the group member id
+    and the group generation of the assignment that gave this process the partition)."""
 
     partition: int
     offset: int
     epoch: int
+    owner: str
     sink: Sink
     store: StateStore
 
@@ -52,14 +57,14 @@ def plan_attempt(store: StateStore, job: JobMessage) -> int | None:
         check_transition(None, 0, State.PLANNED, job.attempt)
         return job.attempt
     state, attempt = latest
-    if state.terminal and job.attempt <= attempt:
+    if not needs_work(state, attempt, job.attempt):
         return None
-    if state is State.PLANNED and job.attempt <= attempt:
+    if state is State.PLANNED and not supersedes(job.attempt, attempt):
         check_transition(state, attempt, State.PLANNED, attempt)  # a crashed owner's plan, redone
         return attempt
     if state.terminal:
         check_transition(state, attempt, State.PLANNED, job.attempt)
-    return job.attempt  # above an abandoned plan: the requeue supersedes it
+    return job.attempt  # above an abandoned (or orphaned) plan: the requeue supersedes it
 
 
 def state_record(
@@ -74,7 +79,7 @@ def state_record(
         state=state,
         status=None if outcome is None else outcome.status,
         attempt=attempt,
-        owner=ctx.owner,
+        owner=at.owner,
         epoch=at.epoch,
         source_partition=at.partition,
         source_offset=at.offset,
@@ -90,7 +95,7 @@ def state_record(
 
 
 def _out(record: StateRecord, ctx: JobContext, at: Placed) -> OutRecord:
-    return OutRecord(ctx.state_topic, at.partition, record.job_id.encode(), encode(record))
+    return OutRecord(ctx.state_topic, at.partition, record.job_id.encode(), encode_state(record))
 
 
 async def fetch_safely(fetcher: Fetcher, job: JobMessage) -> FetchOutcome:
@@ -99,16 +104,35 @@ async def fetch_safely(fetcher: Fetcher, job: JobMessage) -> FetchOutcome:
         return await fetcher.fetch(job)
     except Exception as exc:
         log.exception("event=fetcher-bug job=%s", job.job_id)
-        return FetchOutcome(status=Status.BUDGET_EXHAUSTED, detail=f"fetcher raised {type(exc).__name__}")
+        return internal_error(exc, where="fetcher")
+
+
+def internal_error(exc: BaseException, *, where: str) -> FetchOutcome:
+    """The outcome of a job that raised: FAILED, retryable, the exception's type named."""
+    return FetchOutcome(status=Status.INTERNAL_ERROR, detail=f"{where} raised {type(exc).__name__}: {exc}")
 
 
 async def run_job(job: JobMessage, at: Placed, ctx: JobContext) -> None:
-    """Skip, or PLANNED (committed before any I/O) -> fetch -> FINALIZED/FAILED with the offset."""
+    """Skip, or PLANNED (committed before any I/O) -> fetch -> FINALIZED/FAILED with the offset.
+
+    Any exception but a lost partition ends the attempt FAILED with internal-error (DESIGN §2); one that
+    prevents even that record propagates to the partition, which sends the message to the DLQ.
+    """
     attempt = plan_attempt(at.store, job)
     if attempt is None:
         await at.sink.add([], offset=at.offset)
         ctx.metrics.skipped.inc()
         return
+    try:
+        await _attempt(job, at, ctx, attempt)
+    except PartitionLost:
+        raise
+    except Exception as exc:
+        log.exception("event=job-internal-error job=%s attempt=%d", job.job_id, attempt)
+        await _finish(job, at, ctx, attempt, internal_error(exc, where="job"), started=time.monotonic())
+
+
+async def _attempt(job: JobMessage, at: Placed, ctx: JobContext, attempt: int) -> None:
     await at.sink.add([_out(state_record(job, at, ctx, attempt=attempt, outcome=None), ctx, at)])
     at.store.set(job.job_id, State.PLANNED, attempt)
     started = time.monotonic()
@@ -117,6 +141,13 @@ async def run_job(job: JobMessage, at: Placed, ctx: JobContext) -> None:
         outcome = await fetch_safely(ctx.fetcher, job)
     if outcome.status is Status.STORAGE_ERROR:
         ctx.pause_intake()
+    await _finish(job, at, ctx, attempt, outcome, started=started)
+
+
+async def _finish(
+    job: JobMessage, at: Placed, ctx: JobContext, attempt: int, outcome: FetchOutcome, *, started: float
+) -> None:
+    """The terminal record with the job's offset; the store and the counters once it is durable."""
     final = state_record(job, at, ctx, attempt=attempt, outcome=outcome)
     await at.sink.add([_out(final, ctx, at)], offset=at.offset)
     at.store.set(job.job_id, final.state, attempt)

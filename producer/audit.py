@@ -8,11 +8,14 @@ terminal records it has not read yet (they are committed in the same transaction
 Checks (each violation names a job id or a store path):
 
 - ``terminal``: every seeded job has a terminal record or is pending; with ``--settled`` a pending
-  job is itself a violation. Undecodable state records are violations (no one can tell their job's state).
+  job is itself a violation. A message the DLQ holds (a wrong key or partition, a job that could not be
+  recorded) asks for nothing. Undecodable state records are violations (no one can tell their job's state).
 - ``duplicate-finalized``: at most one visible FINALIZED per job and attempt.
 - ``artifact``: every FINALIZED record's object exists at ``sha256/ab/cd/<hex>`` with its size and hash.
 - ``committed-offset``: every job message below its partition's committed offset has a terminal record
-  with an attempt at least the message's; every poison message below it has a DLQ record.
+  with an attempt at least the message's, or a DLQ record; every poison message below it has a DLQ record.
+- ``orphaned-planned``: no job's latest record is a PLANNED whose source offset is below its
+  partition's committed offset (a job the group passed without finishing; ``requeue`` selects it).
 - ``orphan``: no store object (or sidecar ``<hex>.json``) that no FINALIZED record names, and no other
   file (stale temp files), older than the grace period. The layout is ``schemas.artifacts``.
 """
@@ -33,11 +36,12 @@ from producer.statereader import StateSnapshot, read_state
 from schemas import KafkaSettings, PoisonMessage, State, StateRecord, decode_job
 from schemas.artifacts import object_path, parse_relpath
 from schemas.kafka import committed_offsets as group_offsets
+from schemas.lifecycle import is_orphaned, needs_work
 from schemas.settings import add_kafka_flags, kafka_settings
 from schemas.topicreader import iter_topic
 from schemas.topics import DLQ_OFFSET, DLQ_PARTITION, DLQ_TOPIC
 
-CHECKS = ("terminal", "duplicate-finalized", "artifact", "committed-offset", "orphan")
+CHECKS = ("terminal", "duplicate-finalized", "artifact", "committed-offset", "orphaned-planned", "orphan")
 DEFAULT_GRACE_S = 3600.0  # longer than any download plus commit interval, so live writes never count
 HASH_CHUNK_BYTES = 1024 * 1024
 EXIT_VIOLATIONS = 1
@@ -130,7 +134,7 @@ async def read_topics(settings: KafkaSettings) -> Topics:
 def check_terminal(topics: Topics, report: AuditReport, *, settled: bool) -> None:
     wanted: dict[str, int] = {}  # job id -> highest attempt asked for (a re-seed may repeat attempt 0)
     for pos in topics.positions:
-        if pos.job_id is not None:
+        if pos.job_id is not None and (pos.partition, pos.offset) not in topics.dlq_sources:
             wanted[pos.job_id] = max(pos.attempt, wanted.get(pos.job_id, 0))
     report.counts["seeded"] = len(wanted)
     report.counts["poison"] = sum(p.job_id is None for p in topics.positions)
@@ -149,8 +153,10 @@ def check_terminal(topics: Topics, report: AuditReport, *, settled: bool) -> Non
 
 
 def _terminal_at(history: list[StateRecord], attempt: int) -> StateRecord | None:
-    """The first terminal record of an attempt at least `attempt`, or None."""
-    return next((r for r in history if r.state.terminal and r.attempt >= attempt), None)
+    """The first terminal record that answers a message of `attempt` (schemas.lifecycle), or None."""
+    return next(
+        (r for r in history if r.state.terminal and not needs_work(r.state, r.attempt, attempt)), None
+    )
 
 
 def check_duplicates(state: StateSnapshot, report: AuditReport) -> None:
@@ -168,12 +174,28 @@ def check_offsets(topics: Topics, report: AuditReport) -> None:
         if pos.offset >= topics.committed.get(pos.partition, 0):
             continue
         where = f"jobs {pos.partition}/{pos.offset}"
+        if (pos.partition, pos.offset) in topics.dlq_sources:
+            continue  # the DLQ holds it (poison, a wrong key or partition, an unrecordable job)
         if pos.job_id is None:
             if (pos.partition, pos.offset) not in topics.dlq_sources:
                 report.violations.append(Violation("committed-offset", where, "poison without a DLQ record"))
         elif _terminal_at(topics.state.history.get(pos.job_id, []), pos.attempt) is None:
             detail = f"{where} (attempt {pos.attempt}) is below the committed offset but not terminal"
             report.violations.append(Violation("committed-offset", pos.job_id, detail))
+
+
+def check_orphaned_planned(topics: Topics, report: AuditReport) -> None:
+    """A latest PLANNED whose message the committed offset passed: lost, even once the jobs topic has
+    dropped the message (retention), so `committed-offset` can no longer see it. `requeue` finishes it."""
+    committed: dict[int, int | None] = dict(topics.committed)
+    for job_id, record in sorted(topics.state.latest.items()):
+        if is_orphaned(record.state, record.source_partition, record.source_offset, committed):
+            report.counts["orphaned"] += 1
+            source = f"jobs {record.source_partition}/{record.source_offset}"
+            where = f"PLANNED at attempt {record.attempt} from {source}"
+            report.violations.append(
+                Violation("orphaned-planned", job_id, f"{where}, below the committed offset")
+            )
 
 
 def file_sha256(path: Path) -> str:
@@ -240,6 +262,7 @@ def evaluate(topics: Topics, store: Path, *, grace_s: float, settled: bool) -> A
     check_terminal(topics, report, settled=settled)
     check_duplicates(topics.state, report)
     check_offsets(topics, report)
+    check_orphaned_planned(topics, report)
     named = check_artifacts(topics.state, store, report)
     check_orphans(store, named, report, grace_s=grace_s)
     return report

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from producer.errors import ConfigError
 from producer.statereader import JobsSnapshot, StateSnapshot
 from schemas import JobMessage, State, StateRecord
+from schemas.lifecycle import is_orphaned, needs_work
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 SECONDS_PER = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -16,7 +18,16 @@ def is_pending(job: JobMessage, latest: StateRecord | None) -> bool:
     """Seeded and not yet taken: no record, or a terminal record of a lower attempt (requeued)."""
     if latest is None:
         return True
-    return latest.state.terminal and job.attempt > latest.attempt
+    return latest.state.terminal and needs_work(latest.state, latest.attempt, job.attempt)
+
+
+def is_orphan(record: StateRecord, committed: Mapping[int, int | None]) -> bool:
+    """A PLANNED the group's committed offset passed: lost unless requeued (schemas.lifecycle)."""
+    return is_orphaned(record.state, record.source_partition, record.source_offset, committed)
+
+
+def orphaned_jobs(state: StateSnapshot, committed: Mapping[int, int | None]) -> list[StateRecord]:
+    return [r for r in state.latest.values() if is_orphan(r, committed)]
 
 
 def pending_jobs(state: StateSnapshot, jobs: JobsSnapshot) -> list[JobMessage]:

@@ -1,24 +1,32 @@
-"""`docfetch-producer requeue`: re-publish FAILED (or, forced, FINALIZED) jobs with attempt = last + 1.
+"""`docfetch-producer requeue`: re-publish FAILED (or, forced, FINALIZED) jobs, and orphaned PLANNED ones,
+with attempt = last + 1.
 
 A consumer processes a job message only when its attempt is above the terminal record's (DESIGN §3), so
-the new message is the job's original one (candidates from the jobs topic) with the next attempt. A job
-already requeued (its latest message has a higher attempt than its terminal record) is not sent again,
-so running the same requeue twice publishes nothing new.
+the new message is the job's original one with the next attempt. The original comes from the jobs topic;
+once retention has removed it, from the seed file (`--seed-file`, the same file and format it was seeded
+from: job ids are deterministic). A PLANNED whose source offset is below the group's committed offset is
+orphaned (lost: no consumer reads its message again) and always selected. A job already requeued (its
+latest message has a higher attempt than its record) is not sent again, so running the same requeue
+twice publishes nothing new.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
 
 from producer.errors import ConfigError, SendError
-from producer.jobview import parse_duration_s
+from producer.jobview import is_orphan, parse_duration_s
+from producer.mapping import MAPPERS, batches
 from producer.sender import JobSender
 from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
-from schemas import JobMessage, KafkaSettings, State, StateRecord, Status, encode
+from schemas import JobMessage, KafkaSettings, State, StateRecord, Status, decode_job, encode
+from schemas.kafka import committed_offsets
+from schemas.lifecycle import supersedes
 from schemas.settings import add_kafka_flags, kafka_settings
 
 SHOWN_IN_DRY_RUN = 20  # job ids listed by --dry-run; the count covers the rest
@@ -32,9 +40,11 @@ class Selection:
     force_final: bool
     older_than_ms: int | None  # the record's ts_ms must be below this (None: any age)
 
-    def wants(self, record: StateRecord) -> bool:
+    def wants(self, record: StateRecord, *, orphaned: bool = False) -> bool:
         if self.older_than_ms is not None and record.ts_ms >= self.older_than_ms:
             return False
+        if orphaned:
+            return True  # a lost job: whatever the statuses named, it is never finished otherwise
         if record.state is State.FINALIZED:
             return self.force_final
         return record.state is State.FAILED and record.status in self.statuses
@@ -44,7 +54,8 @@ class Selection:
 class Plan:
     jobs: list[JobMessage]  # the messages to publish
     already_requeued: int
-    no_job_message: list[str]  # selected, but the jobs topic no longer has the job (retention)
+    no_job_message: list[str]  # selected, but neither the jobs topic (retention) nor the seed file has it
+    orphaned: int = 0  # of `jobs`, orphaned PLANNED ones
 
 
 def selected_statuses(names: list[str] | None) -> frozenset[Status]:
@@ -58,20 +69,43 @@ def selected_statuses(names: list[str] | None) -> frozenset[Status]:
         raise ConfigError(f"unknown status in {names}; valid: {valid}") from None
 
 
-def plan(state: StateSnapshot, jobs: JobsSnapshot, selection: Selection, *, now_ms: int) -> Plan:
-    """The jobs to re-publish, each with attempt = its latest record's attempt + 1; no I/O."""
-    out, already, missing = [], 0, []
+def plan(
+    state: StateSnapshot,
+    jobs: JobsSnapshot,
+    selection: Selection,
+    *,
+    now_ms: int,
+    committed: Mapping[int, int | None] | None = None,
+    seeded: Mapping[str, JobMessage] | None = None,
+) -> Plan:
+    """The jobs to re-publish, each with attempt = its latest record's attempt + 1; no I/O.
+
+    `committed` (the group's offsets) finds orphaned PLANNED jobs; `seeded` (from the seed file) stands
+    in for job messages the jobs topic no longer has."""
+    out, already, missing, orphans = [], 0, [], 0
     for jid, record in state.latest.items():
-        if not selection.wants(record):
+        orphaned = committed is not None and is_orphan(record, committed)
+        if not selection.wants(record, orphaned=orphaned):
             continue
-        message = jobs.jobs.get(jid)
+        message = jobs.jobs.get(jid) or (seeded or {}).get(jid)
         if message is None:
             missing.append(jid)
-        elif message.attempt > record.attempt:
+        elif supersedes(message.attempt, record.attempt):
             already += 1
         else:
+            orphans += orphaned
             out.append(message.model_copy(update={"attempt": record.attempt + 1, "seeded_at_ms": now_ms}))
-    return Plan(jobs=out, already_requeued=already, no_job_message=missing)
+    return Plan(jobs=out, already_requeued=already, no_job_message=missing, orphaned=orphans)
+
+
+async def jobs_from_seed_file(path: str, fmt: str, wanted: set[str]) -> dict[str, JobMessage]:
+    """The jobs of `wanted` ids as the seed file maps them (rejected and other lines ignored)."""
+    found: dict[str, JobMessage] = {}
+    async for _position, outcomes in batches(path, fmt):
+        for item in outcomes:
+            if item[0] == "job" and item[2] in wanted:
+                found[item[2]] = decode_job(item[3])
+    return found
 
 
 async def publish(settings: KafkaSettings, jobs: list[JobMessage]) -> None:
@@ -100,15 +134,27 @@ def plan_json(todo: Plan, selection: Selection, *, dry_run: bool) -> dict[str, o
         "force_final": selection.force_final,
         "jobs": [{"job_id": j.job_id, "work_id": j.work_id, "attempt": j.attempt} for j in todo.jobs],
         "already_requeued": todo.already_requeued,
+        "orphaned": todo.orphaned,
         "no_job_message": todo.no_job_message,
     }
+
+
+async def _plan(args: argparse.Namespace, settings: KafkaSettings, selection: Selection, now_ms: int) -> Plan:
+    """Plan from the topics and the group's offsets; then, for jobs the jobs topic lost, the seed file."""
+    state, jobs = await read_state(settings), await read_jobs(settings)
+    committed = await committed_offsets(settings)
+    todo = plan(state, jobs, selection, now_ms=now_ms, committed=committed)
+    if todo.no_job_message and args.seed_file:
+        seeded = await jobs_from_seed_file(args.seed_file, args.format, set(todo.no_job_message))
+        todo = plan(state, jobs, selection, now_ms=now_ms, committed=committed, seeded=seeded)
+    return todo
 
 
 async def run(args: argparse.Namespace) -> int:
     now_ms = time.time_ns() // 1_000_000
     selection = _selection(args, now_ms)
     settings = kafka_settings(args)
-    todo = plan(await read_state(settings), await read_jobs(settings), selection, now_ms=now_ms)
+    todo = await _plan(args, settings, selection, now_ms)
     if not args.dry_run:
         await publish(settings, todo.jobs)
     if args.json:
@@ -120,10 +166,13 @@ async def run(args: argparse.Namespace) -> int:
     verb = "would requeue" if args.dry_run else "requeued"
     named = [*sorted(selection.statuses), *(["FINALIZED"] if selection.force_final else [])]
     print(f"{verb} {len(todo.jobs)} jobs ({', '.join(named)}); already requeued: {todo.already_requeued}")
+    if todo.orphaned:
+        print(f"of which orphaned PLANNED (committed past, never finished): {todo.orphaned}")
     if todo.no_job_message:
-        print(
-            f"{len(todo.no_job_message)} selected jobs have no job message left (retention); seed them again"
+        where = (
+            "nor in the seed file" if args.seed_file else "(retention); pass --seed-file with their seed file"
         )
+        print(f"{len(todo.no_job_message)} selected jobs have no job message left {where}")
     return 0
 
 
@@ -132,12 +181,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "requeue",
         help="re-publish FAILED jobs with the given statuses (attempt + 1)",
         description="Without --status: every retryable status. A terminal (non-retryable) status is "
-        "requeued only when named. --force-final also re-publishes FINALIZED jobs (forced re-download).",
+        "requeued only when named. --force-final also re-publishes FINALIZED jobs (forced re-download). "
+        "Orphaned PLANNED jobs (the group's committed offset passed them) are always requeued. Jobs whose "
+        "message the jobs topic no longer holds are rebuilt from --seed-file.",
     )
     parser.add_argument("--status", action="append", metavar="S", help="a status slug; repeatable")
     parser.add_argument("--older-than", metavar="DURATION", help="only records older than this (30m, 2h, 1d)")
     parser.add_argument("--force-final", action="store_true", help="also re-publish FINALIZED jobs")
     parser.add_argument("--dry-run", action="store_true", help="print what would be requeued; send nothing")
     parser.add_argument("--json", action="store_true", help="one JSON object: counts and every job requeued")
+    parser.add_argument(
+        "--seed-file",
+        metavar="PATH",
+        help="for jobs whose message retention removed from the jobs topic: the file they were seeded from",
+    )
+    parser.add_argument(
+        "--format", choices=sorted(MAPPERS), default="openalex", help="of --seed-file (openalex)"
+    )
     add_kafka_flags(parser)
     parser.set_defaults(handler=run)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import orjson
 
 from producer import watch
-from producer.jobview import format_age, pending_jobs, unfinished_since_ms
+from producer.jobview import format_age, orphaned_jobs, pending_jobs, unfinished_since_ms
 from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
 from schemas import KafkaSettings, State
 from schemas.kafka import committed_offsets
@@ -32,6 +32,7 @@ class StatusReport:
     states: dict[str, int]
     statuses: dict[str, int]  # FAILED jobs per status slug
     pending: int
+    orphaned: int  # PLANNED jobs the committed offset passed: lost unless requeued
     partitions: list[PartitionLag]
     oldest_unfinished_job: str | None
     oldest_unfinished_age_s: float | None
@@ -51,6 +52,7 @@ def summarize(
         states={s.value: n for s in State if (n := sum(1 for r in latest if r.state is s))},
         statuses=dict(failed.most_common()),
         pending=len(pending_jobs(state, jobs)),
+        orphaned=len(orphaned_jobs(state, committed)),
         partitions=_lags(jobs.end_offsets, committed),
         oldest_unfinished_job=oldest,
         oldest_unfinished_age_s=None if oldest is None else max(0, now_ms - since[oldest]) / 1000,
@@ -68,6 +70,8 @@ def _lags(ends: dict[int, int], committed: dict[int, int | None]) -> list[Partit
 
 def render(report: StatusReport, *, group: str) -> str:
     lines = [f"jobs: {report.jobs} (pending {report.pending})"]
+    if report.orphaned:
+        lines.append(f"orphaned PLANNED: {report.orphaned} (committed past, never finished: run requeue)")
     lines.append("states: " + (" ".join(f"{s}={n}" for s, n in report.states.items()) or "none"))
     if report.statuses:
         lines.append("failed by status: " + " ".join(f"{s}={n}" for s, n in report.statuses.items()))

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from schemas.errors import PoisonMessage
+from schemas.errors import PoisonMessage, SchemaError
 from schemas.messages import SCHEMA_VERSION, JobMessage, StateRecord
+from schemas.topics import MAX_STATE_RECORD_BYTES
 
 M = TypeVar("M", bound=BaseModel)
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
@@ -18,6 +19,25 @@ SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
 def encode(model: BaseModel) -> bytes:
     """Compact JSON with the wire names (``schema`` for the version)."""
     return orjson.dumps(model.model_dump(mode="json", by_alias=True))
+
+
+class RecordTooLarge(SchemaError):
+    """A state record above the bound even without hops and detail (its job's own fields are too long)."""
+
+
+def encode_state(record: StateRecord, *, max_bytes: int = MAX_STATE_RECORD_BYTES) -> bytes:
+    """`encode(record)` within `max_bytes`: fewer hops (first and last kept), then no detail, if need be."""
+    raw = encode(record)
+    limit = len(record.hops)
+    while len(raw) > max_bytes and limit > 0:
+        limit //= 2
+        record = record.with_hops_at_most(limit)
+        raw = encode(record)
+    if len(raw) > max_bytes and record.detail is not None:
+        raw = encode(record.model_copy(update={"detail": f"detail dropped: record above {max_bytes} bytes"}))
+    if len(raw) > max_bytes:
+        raise RecordTooLarge(f"state record of job {record.job_id} is {len(raw)} bytes, above {max_bytes}")
+    return raw
 
 
 def _load_object(raw: bytes | None) -> dict[str, Any]:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from schemas.status import State, Status
 
@@ -86,13 +94,39 @@ class Candidate(_Frozen):
     tier: Tier
 
 
-class Hop(_Frozen):
-    """One request made for a job: what was asked, what came back, and why we moved on."""
+# What an origin controls in a state record is bounded so the record always fits the state topic (DESIGN §2).
+MAX_RECORD_URL_CHARS = 2048  # longer than any real document URL; a 64 KiB Location header is an attack
+MAX_NOTE_CHARS = 512  # a hop's note is one reason, not a page
+MAX_DETAIL_CHARS = 4096  # an exception message or a status explanation
+MAX_LABEL_CHARS = 256  # mimetype, owner (a group member id is about 80)
+MAX_RECORD_HOPS = 32  # above the engine's default 20 requests; beyond it the first and last half are kept
 
-    url: str
+
+_CLIP_MARKER_CHARS = 32  # room for "...[<n> more chars]" with any n below 10**20
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """`text` cut to at most `limit` characters, ending in a marker saying how many were dropped.
+    Idempotent: a clipped text is within the limit, so decoding a record never changes it."""
+    if text is None or len(text) <= limit:
+        return text
+    kept = limit - _CLIP_MARKER_CHARS
+    return f"{text[:kept]}...[{len(text) - kept} more chars]"
+
+
+def _clipped(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: clip(v, limit) if isinstance(v, str) else v)
+
+
+class Hop(_Frozen):
+    """One request made for a job: what was asked, what came back, and why we moved on.
+
+    Origin-controlled text is clipped (a redirect's Location is the origin's to choose)."""
+
+    url: Annotated[str, _clipped(MAX_RECORD_URL_CHARS)]
     tier: Tier
     http_status: int | None = None
-    note: str | None = None
+    note: Annotated[str | None, _clipped(MAX_NOTE_CHARS)] = None
 
 
 class JobMessage(_Frozen):
@@ -143,20 +177,35 @@ class StateRecord(_Frozen):
     state: State
     status: Status | None
     attempt: int = Field(ge=0)
-    owner: str
+    owner: Annotated[str, _clipped(MAX_LABEL_CHARS)]
     epoch: int
     source_partition: int = Field(ge=0)
     source_offset: int = Field(ge=0)
     ts_ms: int = Field(ge=0)
     sha256: str | None = Field(default=None, pattern=SHA256_HEX)
     size: int | None = Field(default=None, ge=0)
-    mimetype: str | None = None
-    final_url: str | None = None
+    mimetype: Annotated[str | None, _clipped(MAX_LABEL_CHARS)] = None
+    final_url: Annotated[str | None, _clipped(MAX_RECORD_URL_CHARS)] = None
     tier: Tier | None = None
     hops: tuple[Hop, ...] = ()
-    detail: str | None = None
+    hops_dropped: int = Field(default=0, ge=0)  # hops left out between the first and the last ones kept
+    detail: Annotated[str | None, _clipped(MAX_DETAIL_CHARS)] = None
 
     model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _cap_hops(self) -> StateRecord:
+        """At most MAX_RECORD_HOPS hops: the first and the last half kept, the rest counted."""
+        if len(self.hops) > MAX_RECORD_HOPS:
+            for name, value in cap_hops(self.hops, MAX_RECORD_HOPS, self.hops_dropped).items():
+                object.__setattr__(self, name, value)  # frozen: set once, here, while validating
+        return self
+
+    def with_hops_at_most(self, limit: int) -> StateRecord:
+        """The same record keeping at most `limit` hops (the encoder's way to fit the size bound)."""
+        if len(self.hops) <= limit:
+            return self
+        return self.model_copy(update=cap_hops(self.hops, limit, self.hops_dropped))
 
     @model_validator(mode="after")
     def _consistent(self) -> StateRecord:
@@ -169,3 +218,10 @@ class StateRecord(_Frozen):
         if self.state is State.PLANNED and self.status is not None:
             raise ValueError("PLANNED has no status")
         return self
+
+
+def cap_hops(hops: tuple[Hop, ...], limit: int, dropped: int) -> dict[str, Any]:
+    """`hops` and `hops_dropped` keeping the first ceil(limit/2) and the last floor(limit/2) hops."""
+    head, tail = (limit + 1) // 2, limit // 2
+    kept = (*hops[:head], *(hops[len(hops) - tail :] if tail else ()))
+    return {"hops": kept, "hops_dropped": dropped + len(hops) - len(kept)}

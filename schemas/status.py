@@ -42,6 +42,7 @@ class Status(StrEnum):
     STORAGE_ERROR = "storage-error"
     INVALID_URL = "invalid-url"
     POISON_MESSAGE = "poison-message"
+    INTERNAL_ERROR = "internal-error"  # an unexpected exception inside a job (a bug): worth another try
 
     @property
     def retryable(self) -> bool:
@@ -58,6 +59,7 @@ _RETRYABLE = frozenset(
         Status.REMOTE_SERVER_ERROR,
         Status.BUDGET_EXHAUSTED,
         Status.STORAGE_ERROR,
+        Status.INTERNAL_ERROR,
     }
 )
 

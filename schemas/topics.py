@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aiokafka.partitioner import murmur2
+
 DEFAULT_JOBS_TOPIC = "docfetch.jobs"
 DEFAULT_STATE_TOPIC = "docfetch.state"
 DEFAULT_DLQ_TOPIC = "docfetch.dlq"
 DEFAULT_GROUP_ID = "docfetch"
 
+# docfetch's bound on one encoded state record (DESIGN §2): schemas.codec.encode_state drops hops and the
+# detail to stay below it. A record's hops and texts are clipped first (schemas.messages), so real records
+# are a few KiB; the bound only matters for hostile origins.
+MAX_STATE_RECORD_BYTES = 256 * 1024
+# What a record batch adds around one record: batch header (61 bytes), record header, key (the 64-char job
+# id), varints. A state topic must accept a batch holding one record of the full bound.
+RECORD_OVERHEAD_BYTES = 1024
+STATE_TOPIC_MIN_MESSAGE_BYTES = MAX_STATE_RECORD_BYTES + RECORD_OVERHEAD_BYTES
+DEFAULT_STATE_MAX_MESSAGE_BYTES = 1024 * 1024
+
 STATE_TOPIC_CONFIG: dict[str, str] = {
     "cleanup.policy": "compact",
+    # Kafka's default (1 MiB), set explicitly: the topology check refuses a state topic below
+    # STATE_TOPIC_MIN_MESSAGE_BYTES, so a cluster-wide lower default cannot lose records.
+    "max.message.bytes": str(DEFAULT_STATE_MAX_MESSAGE_BYTES),
     # A record stays uncompacted for at least an hour so downstream readers polling the state
     # topic see every FINALIZED record, not only the latest per job.
     "min.compaction.lag.ms": str(60 * 60 * 1000),
@@ -30,6 +45,17 @@ DLQ_TOPIC = "docfetch-source-topic"
 DLQ_PARTITION = "docfetch-source-partition"
 DLQ_OFFSET = "docfetch-source-offset"
 
+# DLQ reasons besides the decoding ones of schemas.codec (undecodable, unknown-version, schema-violation).
+KEY_MISMATCH = "key-mismatch"  # the message's key is not its job id
+WRONG_PARTITION = "wrong-partition"  # the key hashes to another partition than the one the message is on
+INTERNAL_ERROR = "internal-error"  # the job raised and not even its FAILED record could be written
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as the Java client) puts `key` on."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
 
 def topology_problems(
     *,
@@ -37,6 +63,7 @@ def topology_problems(
     state_topic: str,
     partitions: Mapping[str, int | None],
     state_cleanup_policy: str | None,
+    state_max_message_bytes: int | None = None,
 ) -> list[str]:
     """What is wrong with the existing topics, in words an operator can act on; empty when fine."""
     problems = [f"topic {name!r} does not exist" for name, n in partitions.items() if n is None]
@@ -51,5 +78,12 @@ def topology_problems(
         problems.append(
             f"state topic {state_topic!r} has cleanup.policy={state_cleanup_policy!r}; it must be "
             "'compact' (kafka-configs --alter --add-config cleanup.policy=compact)"
+        )
+    limit = state_max_message_bytes
+    if state is not None and limit is not None and limit < STATE_TOPIC_MIN_MESSAGE_BYTES:
+        problems.append(
+            f"state topic {state_topic!r} has max.message.bytes={limit}; docfetch writes state records of "
+            f"up to {MAX_STATE_RECORD_BYTES} bytes and needs at least {STATE_TOPIC_MIN_MESSAGE_BYTES} "
+            f"(kafka-configs --alter --add-config max.message.bytes={DEFAULT_STATE_MAX_MESSAGE_BYTES})"
         )
     return problems

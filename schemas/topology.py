@@ -17,20 +17,24 @@ UNKNOWN_TOPIC = 3  # Kafka error code UNKNOWN_TOPIC_OR_PARTITION
 
 @dataclass(frozen=True)
 class Topology:
-    """What exists: partitions per topic (None = missing) and the state topic's cleanup policy."""
+    """What exists: partitions per topic (None = missing) and the state topic's cleanup policy and
+    max.message.bytes (the largest record batch it accepts)."""
 
     partitions: dict[str, int | None]
     state_cleanup_policy: str | None
+    state_max_message_bytes: int | None = None
 
 
-async def _cleanup_policy(admin: AIOKafkaAdminClient, topic: str) -> str | None:
+async def _configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
+    """The topic's effective configuration (explicit or inherited from the broker)."""
     responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    found: dict[str, str] = {}
     for response in responses:
         for resource in response.to_object()["resources"]:
             for entry in resource["config_entries"]:
-                if entry["config_names"] == "cleanup.policy":
-                    return str(entry["config_value"])
-    return None
+                if entry["config_value"] is not None:
+                    found[str(entry["config_names"])] = str(entry["config_value"])
+    return found
 
 
 async def describe(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> Topology:
@@ -39,10 +43,11 @@ async def describe(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> Topol
     for meta in await admin.describe_topics(names):
         missing = meta["error_code"] == UNKNOWN_TOPIC or not meta["partitions"]
         partitions[meta["topic"]] = None if missing else len(meta["partitions"])
-    policy = None
-    if partitions.get(settings.state_topic) is not None:
-        policy = await _cleanup_policy(admin, settings.state_topic)
-    return Topology(partitions, policy)
+    if partitions.get(settings.state_topic) is None:
+        return Topology(partitions, None)
+    configs = await _configs(admin, settings.state_topic)
+    limit = configs.get("max.message.bytes")
+    return Topology(partitions, configs.get("cleanup.policy"), int(limit) if limit else None)
 
 
 def problems(settings: KafkaSettings, topology: Topology) -> list[str]:
@@ -51,6 +56,7 @@ def problems(settings: KafkaSettings, topology: Topology) -> list[str]:
         state_topic=settings.state_topic,
         partitions=topology.partitions,
         state_cleanup_policy=topology.state_cleanup_policy,
+        state_max_message_bytes=topology.state_max_message_bytes,
     )
 
 

@@ -8,7 +8,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -20,6 +20,9 @@ from tests.faults.harness.process import ConsumerOptions
 from tests.faults.harness.waiting import poll_until
 
 REQUEST_TIMEOUT_S = 30.0  # bounds one origin request, including the deliberately slow ones
+REQUEST_LIMIT_BYTES = 1 << 20  # a request head up to 1 MiB: hostile-origin tests send 64 KiB URLs back
+# /big-redirect/: a Location just below the longest one the engine follows (schemas MAX_URL_CHARS, 8192)
+BIG_LOCATION_CHARS = 8000
 
 
 def pdf_body(name: str) -> bytes:
@@ -29,10 +32,12 @@ def pdf_body(name: str) -> bytes:
 
 @dataclass
 class Origin:
-    """A loopback HTTP server: /pdf/<name>, /slow/<seconds>/<name>, /status/<code>/<name>."""
+    """A loopback HTTP server: /pdf/<name>, /slow/<seconds>/<name>, /status/<code>/<name>, and
+    /big-redirect/<name>/...: a 302 to a longer path whose Location is about 8 KB (a hostile origin)."""
 
     port: int = 0
     hits: Counter[str] = field(default_factory=Counter)
+    gone: set[str] = field(default_factory=set)  # paths answered 404 until removed (a document that returns)
 
     def downloads(self) -> int:
         """Requests for content (the engine's robots.txt checks are not downloads)."""
@@ -48,9 +53,12 @@ class Origin:
                 path = head.split(b" ", 2)[1].decode()
                 self.hits[path] += 1
                 code, body = await self.answer(path)
+                location = (
+                    f"Location: {self.big_location(path)}\r\n" if path.startswith("/big-redirect/") else ""
+                )
                 writer.write(
                     f"HTTP/1.1 {code} X\r\nContent-Type: application/pdf\r\nContent-Length: {len(body)}\r\n"
-                    f"Connection: close\r\n\r\n".encode()
+                    f"{location}Connection: close\r\n\r\n".encode()
                     + body
                 )
                 await writer.drain()
@@ -61,19 +69,27 @@ class Origin:
 
     async def answer(self, path: str) -> tuple[int, bytes]:
         parts = path.strip("/").split("/")
-        if path == "/robots.txt":
-            return 404, b"none"  # 4xx: everything allowed
+        if path == "/robots.txt" or path in self.gone:
+            return 404, b"none"  # robots.txt: 4xx, everything allowed
         if parts[0] == "slow":
             await asyncio.sleep(float(parts[1]))
         if parts[0] == "status":
             return int(parts[1]), b"no"
+        if parts[0] == "big-redirect":
+            return 302, b""
         return 200, pdf_body(path)
+
+    @staticmethod
+    def big_location(path: str) -> str:
+        """Where /big-redirect/<name>/... sends next: the same chain again, by an 8 KB path."""
+        _kind, name, hop = path.strip("/").split("/")[:3]
+        return f"/big-redirect/{name}/{int(hop) + 1}/{'x' * BIG_LOCATION_CHARS}"
 
 
 @asynccontextmanager
 async def origin() -> AsyncIterator[Origin]:
     served = Origin()
-    server = await asyncio.start_server(served.handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(served.handle, "127.0.0.1", 0, limit=REQUEST_LIMIT_BYTES)
     served.port = server.sockets[0].getsockname()[1]
     try:
         yield served
@@ -115,6 +131,13 @@ ENGINE_ENV = {
     "DOCFETCH_HOST_MIN_INTERVAL_S": "0",
     "DOCFETCH_HOST_CONCURRENCY": "64",
 }
+
+
+def loopback_only(opts: ConsumerOptions, farm: Origin, **env: str) -> ConsumerOptions:
+    """`opts` whose web-archive fallback asks `farm` too (a 404: nothing archived), plus `env`: a failing
+    job then makes no request, not even a DNS lookup, beyond loopback."""
+    wayback = {"DOCFETCH_WAYBACK_AVAILABILITY_URL": farm.url("/status/404/wayback")}
+    return replace(opts, env={**opts.env, **wayback, **env})
 
 
 def options(settings: KafkaSettings, store: Path, *extra: str, **kw: object) -> ConsumerOptions:

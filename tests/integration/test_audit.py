@@ -189,11 +189,14 @@ async def test_committed_offset_past_unfinished_job_or_undead_lettered_poison(
     found = sorted((v.subject, v.detail) for v in report.violations if v.check == "committed-offset")
     assert [s for s, _ in found] == sorted([job("W1").job_id, job("W2").job_id, "jobs 0/2"])
     assert any("attempt 1" in d for s, d in found if s == job("W1").job_id)
-    assert report.by_check()["committed-offset"] == len(report.violations)  # W5 (offset 4) is fine
+    # W5 (offset 4) is fine; W2's PLANNED is also orphaned (its source offset is below the commit)
+    assert report.by_check()["committed-offset"] == len(report.violations) - 1
+    assert [v.subject for v in report.violations if v.check == "orphaned-planned"] == [job("W2").job_id]
 
     await dead_letter(settings, 0, 2)
     await commit_ends(settings, {0: 2})
-    assert [v.subject for v in (await run(settings, tmp_path)).violations] == [job("W2").job_id]
+    found_after = {(v.check, v.subject) for v in (await run(settings, tmp_path)).violations}
+    assert found_after == {("committed-offset", job("W2").job_id), ("orphaned-planned", job("W2").job_id)}
 
 
 async def test_orphans_and_stale_temp_files_past_the_grace_period(
