@@ -42,6 +42,8 @@ class Status(StrEnum):
     STORAGE_ERROR = "storage-error"
     INVALID_URL = "invalid-url"
     POISON_MESSAGE = "poison-message"
+    # The broker refused the job's state record (larger than the state topic's max.message.bytes).
+    RECORD_TOO_LARGE = "record-too-large"
 
     @property
     def retryable(self) -> bool:
