@@ -109,7 +109,7 @@ def test_the_metrics_table_lists_the_issue_6_metrics() -> None:
     assert documented["docfetch_jobs_total"] == ("counter", {"outcome", "status"})
     assert documented["docfetch_job_duration_seconds"][0] == "histogram"
     assert documented["docfetch_partition_lag"] == ("gauge", {"partition"})
-    assert len(documented) == 15
+    assert len(documented) == 17  # issue 6's 15 + partitions lost/recovered (issue 10)
 
 
 def test_dashboard_panels_have_targets_on_the_provisioned_datasource() -> None:
