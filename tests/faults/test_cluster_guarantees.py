@@ -1,0 +1,79 @@
+"""Issue 10 on the private 3-broker cluster: an outage of the state-partition leader shorter than the default
+45 s session timeout (no rebalance to hide it), and SIGTERM while no broker can be reached.
+
+Each asserts what tests/faults/guarantees.py checks for all: every job terminal, at most one visible
+FINALIZED per job attempt, committed offsets never past an unfinished job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas import KafkaSettings
+from tests.faults.guarantees import scenario
+from tests.faults.harness import Cluster, TcpProxy
+from tests.faults.scenario import open_jobs
+
+pytestmark = pytest.mark.faults
+
+OUTAGE_S = 38.0  # 35-40 s: longer than the flush timeout (30 s), shorter than the session timeout (45 s)
+DEFAULT_SESSION_ARGS = ("--drain-timeout-s", "5")  # the default session (45 s) and heartbeat (3 s)
+DRAIN_S = 5.0  # scenario.options' --drain-timeout-s
+SIGTERM_GRACE_S = 5.0  # SIGTERM ends the process within the drain timeout plus this, broker or no broker
+
+
+async def test_state_leader_outage_within_the_session_timeout(
+    fault_cluster: Cluster, cluster_topics: KafkaSettings, tmp_path: Path
+) -> None:
+    name = f"state-partition leader down {OUTAGE_S:.0f}s, 45 s session"
+    async with scenario(
+        name, cluster_topics, tmp_path, body_delay_s=0.25, extra_args=DEFAULT_SESSION_ARGS
+    ) as s:
+        await s.seed(300, prefix="O")
+        consumers = [s.consumer(f"c{i}") for i in range(2)]
+        await s.wait_requests(50, timeout_s=120)
+        open_at_fault = await open_jobs(cluster_topics, s.jobs)
+        victim = await fault_cluster.leader_of(cluster_topics.state_topic, 0)
+        assigned = [c.log_text().count("event=assigned") for c in consumers]
+        fault_cluster.kill(victim)
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(fault_cluster.restart, victim)
+        recover_s = await s.all_terminal(timeout_s=240)
+        rebalances = [
+            c.log_text().count("event=assigned") - n for c, n in zip(consumers, assigned, strict=True)
+        ]
+        lost = sum(c.log_text().count("event=partition-lost") for c in consumers)
+        outcome, _ = await s.finish(recover_s=recover_s, open_at_fault=open_at_fault)
+    print(
+        f"\noutage: node {victim} down {OUTAGE_S:.0f}s; rebalances after it {rebalances}; "
+        f"partitions lost {lost}"
+    )
+    assert outcome.finalized == 300
+
+
+async def test_sigterm_with_no_broker_reachable_ends_within_the_drain_timeout(
+    fault_cluster: Cluster, cluster_topics: KafkaSettings, proxies: dict[int, TcpProxy], tmp_path: Path
+) -> None:
+    name = "SIGTERM while no broker is reachable"
+    async with scenario(
+        name, cluster_topics, tmp_path, body_delay_s=1.0, consumer_bootstrap=fault_cluster.proxied_bootstrap
+    ) as s:
+        await s.seed(100, prefix="T")
+        c = s.consumer("c0")
+        await s.wait_requests(8, timeout_s=120)
+        for proxy in proxies.values():
+            proxy.cut()
+        c.terminate()
+        started = time.monotonic()
+        code = await c.wait(DRAIN_S + SIGTERM_GRACE_S + 30)  # bounded generously; the figure is asserted
+        exit_s = time.monotonic() - started
+        for proxy in proxies.values():
+            proxy.heal()
+        outcome, _ = await s.finish(recover_s=exit_s)
+    print(f"\nSIGTERM without brokers: exit code {code} after {exit_s:.1f}s")
+    assert exit_s <= DRAIN_S + SIGTERM_GRACE_S, exit_s
+    assert outcome.finalized == 100
