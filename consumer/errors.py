@@ -30,4 +30,4 @@ class PartitionUnrecoverable(ConsumerError):
     and exits non-zero so that its supervisor restarts it (a fresh process usually can)."""
 
     retryable = True
-    exit_code = 3
+    exit_code = 4  # 3 is a topology error (schemas.ClusterError)

@@ -104,6 +104,7 @@ class Keeper:
                 await own.refresh_record_limit()
             self.refresh_limit = False
         async with asyncio.timeout(own.cfg.acquire_timeout_s):
+            await self._check_membership()
             sink = await own.new_sink(part)  # exactly-once: init_transactions fences every earlier producer
         try:
             async with asyncio.timeout_at(deadline):
@@ -125,6 +126,15 @@ class Keeper:
         )  # fmt: skip
         own.apply_pauses()
         return True
+
+    async def _check_membership(self) -> None:
+        """Ask the coordinator, not aiokafka's cached view, whether p is still ours before fencing: a
+        generation-fenced commit of p's committed offset fails (and resets the cached generation) once a
+        rebalance gave p to another member, whose producer a retried init_transactions would fence."""
+        consumer, tp = self.own.consumer, self.part.tp
+        committed = await consumer.committed(tp)
+        if committed is not None:
+            await consumer.commit({tp: committed})
 
     async def _seek_to_committed(self) -> int:
         """Resume p from the group's committed offset (what a lost sink had taken beyond it is redone).
