@@ -190,3 +190,10 @@ async def _stop_within(stopping: Coroutine[Any, Any, None], what: str) -> None:
             await stopping
     except (TimeoutError, KafkaError) as exc:
         log.warning("event=close-abandoned client=%s error=%r", what, exc)
+    except asyncio.CancelledError:
+        # aiokafka's stop() awaits the fetch tasks it cancels, so their CancelledError escapes it while a
+        # fetch waits out a retry backoff; only a cancellation of this task itself goes on up.
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+        log.warning("event=close-abandoned client=%s error=fetch-cancelled", what)

@@ -112,3 +112,40 @@ async def test_partition_not_recoverable_in_time_exits_non_zero(
     assert code == UNRECOVERABLE_EXIT, c.tail()
     assert "event=giving-up" in c.log_text()
     assert outcome.finalized == 100
+
+
+SLOW_S = 45.0  # longer than aiokafka's 40 s request timeout: requests to that node fail, not just wait
+JOIN_AFTER_S = 0.8  # within the retry delay (old code: 2 s; backoff here: 0.5 s doubling)
+
+
+async def test_acquisition_retry_after_a_rebalance_never_fences_the_new_owner(
+    fault_cluster: Cluster, cluster_topics: KafkaSettings, proxies: dict[int, TcpProxy], tmp_path: Path
+) -> None:
+    """A reaches the brokers through the proxies; the node leading some state partitions (not A's group
+    coordinator) answers A nothing, so A's acquisitions of those partitions fail and are retried. B joins
+    (direct, unaffected) right after A's first failure: the rebalance gives B some of them. A's retries
+    must check ownership first: a retried init_transactions would fence B, whose partition then stalled."""
+    coordinator = await fault_cluster.group_coordinator(cluster_topics.group_id)
+    leaders = {p["leader"] for p in (await fault_cluster.partitions(cluster_topics.state_topic)).values()}
+    victim = min(int(n) for n in leaders if int(n) != coordinator)
+    name = "acquisition error, second consumer joins within the retry delay"
+    async with scenario(name, cluster_topics, tmp_path, body_delay_s=0.1) as s:
+        await s.seed(120, prefix="R")
+        proxied = s.opts.settings.model_copy(update={"bootstrap_servers": fault_cluster.proxied_bootstrap})
+        patient = {**s.opts.env, "DOCFETCH_RECOVERY_TIMEOUT_S": "300"}  # A's retries are the point here
+        a = s.consumer("a", settings=proxied, env=patient)
+        await a.wait_for_log(r"event=http", timeout_s=60)  # topics checked; joining the group next
+        proxies[victim].set_latency(SLOW_S)
+        # a bootstrap or a restore through the slow node waits out the 40 s request timeout first
+        await a.wait_for_log(r"event=(acquire|assign)-retry", timeout_s=150)
+        await asyncio.sleep(JOIN_AFTER_S)
+        b = s.consumer("b")
+        await b.wait_for_log(r"event=restored", timeout_s=60)
+        proxies[victim].set_latency(0)
+        joined = time.monotonic()
+        recover_s = await s.all_terminal(timeout_s=120)
+        b_lost = b.log_text().count("event=partition-lost")
+        outcome, _ = await s.finish(recover_s=recover_s)
+    print(f"\nretry race: A retries {a.log_text().count('-retry')}, B partitions lost {b_lost}, "
+          f"all terminal {time.monotonic() - joined:.1f}s after B restored")  # fmt: skip
+    assert outcome.finalized == 120
