@@ -108,7 +108,6 @@ async def test_state_record_refused_as_too_large_fails_its_job(
     assert outcome.failed == 1 and outcome.finalized == len(jobs) - 1, outcome
 
 
-@pytest.mark.ci
 async def test_at_least_once_zombie_writes_nothing_after_losing_its_generation(
     make_topics: MakeTopics, tmp_path: Path
 ) -> None:
