@@ -102,10 +102,6 @@ class Sink:
         """The group's committed offset of p when this sink took over."""
         self._committed = committed
 
-    @property
-    def lost(self) -> bool:
-        return self._lost is not None
-
     @contextlib.asynccontextmanager
     async def between_flushes(self) -> AsyncIterator[None]:
         """Hold off flushes for the block: no transaction is in progress inside it."""

@@ -17,11 +17,12 @@ import pytest
 from schemas import KafkaSettings
 from tests.faults.guarantees import scenario
 from tests.faults.harness import Cluster, TcpProxy
-from tests.faults.scenario import open_jobs
+from tests.faults.scenario import open_jobs, terminal_count
 
 pytestmark = pytest.mark.faults
 
 OUTAGE_S = 38.0  # 35-40 s: longer than the flush timeout (30 s), shorter than the session timeout (45 s)
+PROGRESS_WINDOW_S = 20.0  # shorter than the flush timeout (30 s): a hung flush has not been given up yet
 DEFAULT_SESSION_ARGS = ("--drain-timeout-s", "5")  # the default session (45 s) and heartbeat (3 s)
 DRAIN_S = 5.0  # scenario.options' --drain-timeout-s
 SIGTERM_GRACE_S = 5.0  # SIGTERM ends the process within the drain timeout plus this, broker or no broker
@@ -45,8 +46,14 @@ async def test_state_leader_unreachable_within_the_session_timeout(
         open_at_fault = await open_jobs(cluster_topics, s.jobs)
         victim = await fault_cluster.leader_of(cluster_topics.state_topic, 0)
         assigned = [c.log_text().count("event=assigned") for c in consumers]
+        ids = {j.job_id for j in s.jobs}
+        before = await terminal_count(cluster_topics, ids)
         proxies[victim].set_latency(OUTAGE_S)
-        await asyncio.sleep(OUTAGE_S)
+        await asyncio.sleep(PROGRESS_WINDOW_S)
+        # item 5: the other partitions keep committing while the victim's flushes hang
+        progressed = await terminal_count(cluster_topics, ids) - before
+        print(f"\nterminal in the first {PROGRESS_WINDOW_S:.0f}s of the outage: {progressed}", flush=True)
+        await asyncio.sleep(OUTAGE_S - PROGRESS_WINDOW_S)
         proxies[victim].set_latency(0)
         recover_s = await s.all_terminal(timeout_s=240)
         rebalances = [
@@ -57,6 +64,7 @@ async def test_state_leader_unreachable_within_the_session_timeout(
     print(f"\nunreachable leader: node {victim} for {OUTAGE_S:.0f}s; rebalances after it {rebalances}; "
           f"partitions lost {lost}")  # fmt: skip
     assert outcome.finalized == 300
+    assert progressed > 0, "a hung flush of one partition held back every partition's commits"
 
 
 async def test_sigterm_with_no_broker_reachable_ends_within_the_drain_timeout(
