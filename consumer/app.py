@@ -8,18 +8,22 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
 from consumer.assignment import Ownership
+from consumer.committer import CLOSE_TIMEOUT_S
+from consumer.errors import PartitionUnrecoverable
 from consumer.health import Health, serve_http
 from consumer.jobs import JobContext
 from consumer.looplag import sample_loop_lag
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
+from consumer.oversize import size_options, state_record_limit
 from consumer.settings import ConsumerSettings, Guarantee
 from schemas import ClusterError, KafkaSettings, topology
 from schemas.kafka import committed_offsets
@@ -29,18 +33,37 @@ log = logging.getLogger("docfetch.consumer")
 FetcherFactory = Callable[[Metrics], AbstractAsyncContextManager[Fetcher]]
 POLL_TIMEOUT_MS = 100  # short, so pauses, stop and idle are noticed quickly; never blocks on work
 TICK_S = 1.0  # gauges, health and the idle check
+# Shutdown: after the drain timeout, the final flushes get this long (a flush on a healthy broker is a few
+# round trips); then the consumer and producers get CLOSE_TIMEOUT_S each to leave. SIGTERM ends the process
+# within drain_timeout_s + ~5 s, broker or no broker.
+SHUTDOWN_GRACE_S = 2.0
 
 
 async def run(
     kafka: KafkaSettings, cfg: ConsumerSettings, fetchers: FetcherFactory, *, stop: asyncio.Event
 ) -> int:
-    """Check the topics, join the group and work until `stop` (or idle); drain, then return 0."""
+    """Check the topics, join the group and work until `stop` (or idle); drain, then return 0.
+
+    A partition that cannot be re-acquired ends the run with PartitionUnrecoverable's exit code: the
+    consumer leaves the group on the way out and a supervisor restarts the process."""
     await topology.check(kafka)
-    metrics = Metrics()
+    gave_up: list[PartitionUnrecoverable] = []
+    try:
+        return await _run(kafka, cfg, fetchers, stop=stop)
+    except* PartitionUnrecoverable as group:
+        gave_up += [e for e in group.exceptions if isinstance(e, PartitionUnrecoverable)]
+    log.error("event=giving-up %s", gave_up[0])
+    return gave_up[0].exit_code
+
+
+async def _run(
+    kafka: KafkaSettings, cfg: ConsumerSettings, fetchers: FetcherFactory, *, stop: asyncio.Event
+) -> int:
+    metrics, limit_bytes = Metrics(), await state_record_limit(kafka)
     async with contextlib.AsyncExitStack() as stack:
         fetcher = await stack.enter_async_context(fetchers(metrics))
         consumer = await stack.enter_async_context(group_consumer(kafka, cfg))
-        shared = await stack.enter_async_context(idempotent_producer(kafka, cfg))
+        shared = await stack.enter_async_context(idempotent_producer(kafka, cfg, limit_bytes))
         async with asyncio.TaskGroup() as tg:
             ctx = JobContext(
                 fetcher,
@@ -51,19 +74,31 @@ async def run(
                 storage_ready=lambda: own.storage_ready(),
                 downloads=asyncio.Semaphore(cfg.concurrency),
             )
-            own = Ownership(kafka=kafka, cfg=cfg, consumer=consumer, ctx=ctx, tg=tg, shared_producer=shared)
+            own = Ownership(
+                kafka=kafka, cfg=cfg, consumer=consumer, ctx=ctx, tg=tg, shared_producer=shared,
+                record_limit_bytes=limit_bytes,
+            )  # fmt: skip
             health = Health(own, cfg)
             await stack.enter_async_context(serve_http(cfg.metrics_port, metrics.registry, health))
             consumer.subscribe([kafka.jobs_topic], listener=own)
-            committing = tg.create_task(commit_loop(own, cfg.commit_interval_s))
             sampling = tg.create_task(sample_loop_lag(metrics.loop_lag))
             await poll_loop(consumer, own, health, cfg, stop)
-            log.info("event=draining partitions=%s", sorted(tp.partition for tp in own.owned))
-            await asyncio.gather(*(own.release(tp) for tp in list(own.owned)))
-            committing.cancel()
+            await drain(own, cfg)
             sampling.cancel()
     log.info("event=stopped")
     return 0
+
+
+async def drain(own: Ownership, cfg: ConsumerSettings) -> None:
+    """Release every partition (bounded drain, commit what is final), all within drain_timeout_s plus
+    SHUTDOWN_GRACE_S whether or not the broker answers; whatever is left then is abandoned."""
+    log.info("event=draining partitions=%s", sorted(tp.partition for tp in own.owned))
+    try:
+        async with asyncio.timeout(cfg.drain_timeout_s + SHUTDOWN_GRACE_S):
+            await asyncio.gather(*(own.release(tp) for tp in list(own.owned)))
+    except TimeoutError:
+        log.warning("event=drain-timeout partitions=%s", sorted(tp.partition for tp in own.owned))
+    own.abandon()
 
 
 async def poll_loop(
@@ -127,12 +162,6 @@ async def group_done(consumer: AIOKafkaConsumer, kafka: KafkaSettings) -> bool:
     return not behind
 
 
-async def commit_loop(own: Ownership, interval_s: float) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        await own.commit_once()
-
-
 def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -153,20 +182,38 @@ async def group_consumer(kafka: KafkaSettings, cfg: ConsumerSettings) -> AsyncIt
     try:
         yield consumer
     finally:
-        await consumer.stop()
+        await _stop_within(consumer.stop(), "consumer")
 
 
 @contextlib.asynccontextmanager
 async def idempotent_producer(
-    kafka: KafkaSettings, cfg: ConsumerSettings
+    kafka: KafkaSettings, cfg: ConsumerSettings, limit_bytes: int
 ) -> AsyncIterator[AIOKafkaProducer | None]:
     """At-least-once shares one idempotent producer; exactly-once makes one per partition instead."""
     if cfg.guarantee is not Guarantee.AT_LEAST_ONCE:
         yield None
         return
-    producer = AIOKafkaProducer(**kafka.client_options(), enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(
+        **kafka.client_options(), **size_options(limit_bytes), enable_idempotence=True, acks="all"
+    )
     await producer.start()
     try:
         yield producer
     finally:
-        await producer.stop()
+        await _stop_within(producer.stop(), "producer")
+
+
+async def _stop_within(stopping: Coroutine[Any, Any, None], what: str) -> None:
+    """Stop a client within CLOSE_TIMEOUT_S: leaving the group or flushing needs a broker that may be gone."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await stopping
+    except (TimeoutError, KafkaError) as exc:
+        log.warning("event=close-abandoned client=%s error=%r", what, exc)
+    except asyncio.CancelledError:
+        # aiokafka's stop() awaits the fetch tasks it cancels, so their CancelledError escapes it while a
+        # fetch waits out a retry backoff; only a cancellation of this task itself goes on up.
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+        log.warning("event=close-abandoned client=%s error=fetch-cancelled", what)

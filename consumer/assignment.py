@@ -1,28 +1,33 @@
-"""The partitions this process owns: assignment (fence, restore), commits, pauses, revocation."""
+"""The partitions this process owns: assignment, pauses, revocation; each one's life is a `Keeper`."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 
-from consumer.committer import AcknowledgedSink, Sink, TransactionalSink
+from consumer.committer import AcknowledgedSink, Sink, TransactionalSink, close_producer
 from consumer.errors import PartitionLost
 from consumer.jobs import JobContext
+from consumer.keeper import Keeper
+from consumer.outcome import GroupShared
+from consumer.oversize import size_options, state_record_limit
 from consumer.partition import Owned
 from consumer.settings import ConsumerSettings, Guarantee
-from consumer.statestore import restore
 from schemas import KafkaSettings
 
 # In-flight jobs per download slot: one downloading, one planning or committing.
 INTAKE_PER_DOWNLOAD_SLOT = 2
 
 log = logging.getLogger("docfetch.consumer")
-ASSIGN_TRIES = 5  # fencing + restore of a partition; a broker restart takes a few seconds
-ASSIGN_RETRY_S = 2.0
+
+
+def group_generation(consumer: AIOKafkaConsumer) -> int:
+    """The group generation this member is in (-1 when it is not a member); aiokafka has no public API."""
+    return int(consumer._coordinator.generation)
 
 
 class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -37,13 +42,26 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         ctx: JobContext,
         tg: asyncio.TaskGroup,
         shared_producer: AIOKafkaProducer | None,
+        record_limit_bytes: int,
     ) -> None:
         self.kafka, self.cfg, self.consumer, self.ctx, self.tg = kafka, cfg, consumer, ctx, tg
         self.shared_producer = shared_producer
+        self.record_limit_bytes = record_limit_bytes  # the state topic's max.message.bytes
         self.owned: dict[TopicPartition, Owned] = {}
+        self.keepers: dict[TopicPartition, Keeper] = {}
+        self._init_locks: collections.defaultdict[TopicPartition, asyncio.Lock] = collections.defaultdict(
+            asyncio.Lock
+        )
         self.epoch = 0
         self.paused_until_s = 0.0
         self.out_of_group_since_s: float | None = time.monotonic()
+
+    def generation(self) -> int:
+        return group_generation(self.consumer)
+
+    def init_lock(self, tp: TopicPartition) -> asyncio.Lock:
+        """Held while p is being acquired: one initialisation (fencing, restore) of p at a time."""
+        return self._init_locks[tp]
 
     # --- rebalance listener ---------------------------------------------------------------------
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -51,12 +69,22 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         self.ctx.metrics.rebalances.inc()
         self.out_of_group_since_s = None if assigned else time.monotonic()
         log.info("event=assigned epoch=%d partitions=%s", self.epoch, sorted(tp.partition for tp in assigned))
-        group = self.consumer._coordinator  # the member id and generation this assignment belongs to
+        generation, member_id = self.generation(), self.consumer._coordinator.member_id
         for tp in assigned:
             count = lambda topic=tp.topic: len(self.consumer.partitions_for_topic(topic) or ())  # noqa: E731
-            self.owned[tp] = Owned(tp, group.generation, group.member_id, count)
-            self.tg.create_task(self._make_ready(self.owned[tp]))
+            self.owned[tp] = part = Owned(tp, generation, member_id, count)
+            keeper = self.keepers[tp] = Keeper(self, part, generation)
+            keeper.task = self.tg.create_task(keeper.run())
+        self._share_politeness(len(assigned))
         self.apply_pauses()
+
+    def _share_politeness(self, owned: int) -> None:
+        """The per-host limits are the group's (DESIGN §6): this member takes owned/total of each host's
+        budget, re-computed on every assignment (aiokafka rebalances eagerly: `assigned` is all it owns)."""
+        total = len(self.consumer.partitions_for_topic(self.kafka.jobs_topic) or ())
+        if owned and total and isinstance(self.ctx.fetcher, GroupShared):
+            self.ctx.fetcher.set_group_share(owned, total)
+            log.info("event=politeness-share owned=%d total=%d", owned, total)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         log.info("event=revoked partitions=%s", sorted(tp.partition for tp in revoked))
@@ -64,81 +92,55 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         if not self.owned:
             self.out_of_group_since_s = time.monotonic()  # until the next assignment gives us work
 
-    # --- assignment -----------------------------------------------------------------------------
-    async def _make_ready(self, part: Owned) -> None:
-        """Fence the previous owner (exactly-once), then restore state partition p, then take jobs.
-
-        A broker that is briefly unavailable (restart, coordinator move) gets a few tries; after that the
-        error ends the process, whose supervisor restarts it.
-        """
-        for attempt in range(1, ASSIGN_TRIES + 1):
-            try:
-                return await self._try_make_ready(part)
-            except KafkaError as exc:
-                if self.owned.get(part.tp) is not part:
-                    return  # revoked meanwhile: nothing to make ready
-                if attempt == ASSIGN_TRIES:
-                    raise
-                log.warning("event=assign-retry partition=%d error=%r", part.tp.partition, exc)
-                await asyncio.sleep(ASSIGN_RETRY_S)
-
-    async def _try_make_ready(self, part: Owned) -> None:
-        sink = await self._sink(part)
-        try:
-            store, report = await restore(
-                kafka=self.kafka,
-                partition=part.tp.partition,
-            )
-        except KafkaError:
-            await sink.close()
-            raise
-        if self.owned.get(part.tp) is not part:  # revoked while restoring
-            await sink.close()
-            return
-        part.store, part.sink = store, sink
-        self.ctx.metrics.restore.observe(report.seconds)
-        log.info(
-            "event=restored partition=%d records=%d seconds=%.3f rate_per_s=%.0f undecodable=%d",
-            report.partition,
-            report.records,
-            report.seconds,
-            report.rate,
-            store.undecodable,
-        )
-        self.apply_pauses()
-
-    async def _sink(self, part: Owned) -> Sink:
+    async def new_sink(self, part: Owned) -> Sink:
+        """p's sink; exactly-once starts a transactional producer (init_transactions fences the previous)."""
+        common = {
+            "tp": part.tp,
+            "tracker": part.tracker,
+            "state_topic": self.kafka.state_topic,
+            "flush_timeout_s": self.cfg.flush_timeout_s,
+        }
         if self.cfg.guarantee is Guarantee.AT_LEAST_ONCE:
             assert self.shared_producer is not None
-            return AcknowledgedSink(
-                tp=part.tp, tracker=part.tracker, producer=self.shared_producer, consumer=self.consumer
-            )
+            return AcknowledgedSink(producer=self.shared_producer, consumer=self.consumer, **common)
         producer = AIOKafkaProducer(
             **self.kafka.client_options(),
+            **size_options(self.record_limit_bytes),
             transactional_id=f"{self.kafka.group_id}-{self.kafka.jobs_topic}-{part.tp.partition}",
         )
-        await producer.start()  # init_transactions: aborts and fences the previous owner's producer
-        return TransactionalSink(
-            tp=part.tp, tracker=part.tracker, producer=producer, group_id=self.kafka.group_id
-        )
+        try:
+            await producer.start()
+        except BaseException:
+            await close_producer(producer)
+            raise
+        return TransactionalSink(producer=producer, group_id=self.kafka.group_id, **common)
 
-    # --- revocation and loss --------------------------------------------------------------------
+    async def refresh_record_limit(self) -> None:
+        """Read the state topic's max.message.bytes again (a broker refused a batch: it may have changed)."""
+        self.record_limit_bytes = await state_record_limit(self.kafka)
+        log.info("event=record-limit bytes=%d", self.record_limit_bytes)
+
+    # --- revocation -----------------------------------------------------------------------------
     async def release(self, tp: TopicPartition) -> None:
         """Bounded drain, commit what is final, abandon the rest, close p's producer."""
-        part = self.owned.get(tp)
-        if part is None:
+        part, keeper = self.owned.get(tp), self.keepers.get(tp)
+        if part is None or keeper is None:
             return
+        keeper.releasing = True  # a loss from now on is not re-acquired
         abandoned = await part.drain(timeout_s=self.cfg.drain_timeout_s)
+        await keeper.stop()
         if self.owned.get(tp) is not part:
-            return  # lost while draining; `lose` cleaned up
+            return  # released meanwhile
         if part.sink is not None:
             try:
                 await part.sink.flush()
             except PartitionLost as exc:
-                self._count_lost(exc)
+                self.ctx.metrics.fenced.inc()
+                log.warning("event=fenced %s", exc)
             part.sink.fail_pending(PartitionLost("revoked"))
             await part.sink.close()
         self.owned.pop(tp, None)
+        self.keepers.pop(tp, None)
         self.ctx.metrics.forget_partition(tp.partition)
         log.info(
             "event=released partition=%d abandoned=%d committed=%s",
@@ -147,37 +149,16 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
             part.tracker.committable,
         )
 
-    def _count_lost(self, exc: PartitionLost) -> None:
-        self.ctx.metrics.fenced.inc()
-        log.warning("event=fenced %s", exc)
-
-    async def lose(self, tp: TopicPartition, exc: PartitionLost) -> None:
-        """Fenced or a failed commit: p belongs to someone else. Cancel its jobs, drop their results."""
-        part = self.owned.pop(tp, None)
-        if part is None:
-            return
-        self._count_lost(exc)
-        part.revoking = True
-        for task in part.tasks:
-            task.cancel()
-        if part.sink is not None:
-            part.sink.fail_pending(exc)
-            await part.sink.close()
-        self.ctx.metrics.forget_partition(tp.partition)
+    def abandon(self) -> None:
+        """Shutdown ran out of time: cancel every keeper and job left (the next owner redoes them)."""
+        for keeper in self.keepers.values():
+            if keeper.task is not None:
+                keeper.task.cancel()
+        for part in self.owned.values():
+            for task in part.tasks:
+                task.cancel()
 
     # --- steady state ---------------------------------------------------------------------------
-    async def commit_once(self) -> None:
-        """One commit interval: each ready partition flushes its batch (one transaction each), in parallel."""
-        await asyncio.gather(*(self._flush(tp, part) for tp, part in list(self.owned.items())))
-
-    async def _flush(self, tp: TopicPartition, part: Owned) -> None:
-        if part.sink is None:
-            return
-        try:
-            await part.sink.flush()
-        except PartitionLost as exc:
-            await self.lose(tp, exc)
-
     def inflight(self) -> int:
         return sum(len(p.tasks) for p in self.owned.values())
 

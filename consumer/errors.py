@@ -31,3 +31,11 @@ class PartitionLost(ConsumerError):
     """
 
     retryable = True
+
+
+class PartitionUnrecoverable(ConsumerError):
+    """A lost partition could not be re-acquired within the recovery deadline: the process leaves the group
+    and exits non-zero so that its supervisor restarts it (a fresh process usually can)."""
+
+    retryable = True
+    exit_code = 4  # 3 is a topology error (schemas.ClusterError)

@@ -17,31 +17,42 @@ from consumer.settings import ConsumerSettings
 
 if TYPE_CHECKING:
     from consumer.assignment import Ownership
+    from consumer.partition import Owned
 
 log = logging.getLogger("docfetch.consumer")
 REQUEST_TIMEOUT_S = 5.0  # a scrape is one short request; a slow client must not hold a connection
 
 
 class Health:
-    """Lag and progress per owned partition, refreshed by the main loop once a tick."""
+    """Lag and progress per assigned partition, refreshed by the main loop once a tick.
+
+    A lost partition (its sink gone, being re-acquired) keeps its last known committed position, so its
+    lag and commit age stay exported and /healthz fails once it has lagged without progress long enough."""
 
     def __init__(self, own: Ownership, cfg: ConsumerSettings) -> None:
         self.own, self.cfg = own, cfg
         self.lag: dict[int, int] = {}
+        self._done: dict[int, int] = {}  # partition -> last known committable offset
 
     async def observe(self, consumer: AIOKafkaConsumer) -> None:
         metrics = self.own.ctx.metrics
         metrics.inflight.set(self.own.inflight())
         self.lag = {}
         for tp, part in list(self.own.owned.items()):
-            high = consumer.highwater(tp)
-            done = part.tracker.committable
-            if high is not None and done is not None:
-                self.lag[tp.partition] = max(0, high - done)
-                metrics.lag.labels(partition=str(tp.partition)).set(self.lag[tp.partition])
-            metrics.oldest_unfinished_age.labels(partition=str(tp.partition)).set(
-                part.tracker.oldest_open_age_s()
-            )
+            p, high = tp.partition, consumer.highwater(tp)
+            if (done := part.tracker.committable) is not None:
+                self._done[p] = done
+            if high is not None and p in self._done:
+                self.lag[p] = max(0, high - self._done[p])
+                metrics.lag.labels(partition=str(p)).set(self.lag[p])
+            metrics.oldest_unfinished_age.labels(partition=str(p)).set(self._oldest_unfinished_age_s(part))
+        self._done = {p: d for p, d in self._done.items() if any(t.partition == p for t in self.own.owned)}
+
+    def _oldest_unfinished_age_s(self, part: Owned) -> float:
+        """The oldest unfinished job's age; for a lost partition, the time since its last progress."""
+        if part.sink is None and self.lag.get(part.tp.partition, 0) > 0:
+            return time.monotonic() - part.tracker.last_progress_s
+        return part.tracker.oldest_open_age_s()
 
     def problems(self) -> list[str]:
         """Why /healthz fails: a partition with lag and no progress, or out of the group too long."""

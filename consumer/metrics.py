@@ -49,6 +49,14 @@ class Metrics:
         self.bytes = Counter("docfetch_downloaded_bytes", "Body bytes downloaded", registry=r)
         self.dlq = Counter("docfetch_dlq_messages", "Poison messages sent to the DLQ", ["reason"], registry=r)
         self.fenced = Counter("docfetch_fenced", "Partitions lost to fencing or a failed commit", registry=r)
+        self.partitions_lost = Counter(
+            "docfetch_partitions_lost",
+            "Partitions lost outside a rebalance (fenced, flush failed)",
+            registry=r,
+        )
+        self.partitions_recovered = Counter(
+            "docfetch_partitions_recovered", "Lost partitions re-acquired by this process", registry=r
+        )
         self.skipped = Counter(
             "docfetch_skipped", "Jobs skipped: already terminal at this attempt", registry=r
         )

@@ -38,10 +38,40 @@ class ConsumerSettings(BaseSettings):
     max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
     session_timeout_ms: int = Field(default=45_000, ge=1_000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # A lost partition (fenced, failed flush) is re-acquired with backoff for this long, then the process
+    # leaves the group and exits non-zero. None: 3 session timeouts, enough to outlast a leader election or a
+    # broker restart without the group noticing anything.
+    recovery_timeout_s: float | None = Field(default=None, gt=0)
     # /healthz fails when a partition has lag and made no progress for this long.
     stall_timeout_s: float = Field(default=300.0, gt=0)
     # /healthz fails when the consumer has held no partition for this long.
     out_of_group_s: float = Field(default=120.0, gt=0)
+
+    # --- timeouts derived from the session timeout (DESIGN §4): a flush or an acquisition that outlasts it
+    # would hold a partition the group may already have given away.
+    @property
+    def session_timeout_s(self) -> float:
+        return self.session_timeout_ms / 1000
+
+    @property
+    def flush_timeout_s(self) -> float:
+        """One flush (transaction or acks + commit): two thirds of the session timeout (30 s at 45 s)."""
+        return self.session_timeout_s * 2 / 3
+
+    @property
+    def acquire_timeout_s(self) -> float:
+        """One fencing step of an acquisition (init_transactions, committed-offset fetch): as a flush."""
+        return self.session_timeout_s * 2 / 3
+
+    @property
+    def retry_cap_s(self) -> float:
+        """Longest backoff between acquisition attempts: a third of the session timeout (15 s at 45 s)."""
+        return self.session_timeout_s / 3
+
+    @property
+    def recovery_deadline_s(self) -> float:
+        """How long a partition may stay lost before the process gives up (see recovery_timeout_s)."""
+        return self.recovery_timeout_s or 3 * self.session_timeout_s
 
 
 def consumer_settings(overrides: dict[str, object]) -> ConsumerSettings:

@@ -43,6 +43,8 @@ class Status(StrEnum):
     INVALID_URL = "invalid-url"
     POISON_MESSAGE = "poison-message"
     INTERNAL_ERROR = "internal-error"  # an unexpected exception inside a job (a bug): worth another try
+    # The broker refused the job's state record (larger than the state topic's max.message.bytes).
+    RECORD_TOO_LARGE = "record-too-large"
 
     @property
     def retryable(self) -> bool:

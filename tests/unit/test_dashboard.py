@@ -117,7 +117,8 @@ def test_the_metrics_table_lists_the_issue_6_metrics() -> None:
     assert documented["docfetch_jobs_total"] == ("counter", {"outcome", "status"})
     assert documented["docfetch_job_duration_seconds"][0] == "histogram"
     assert documented["docfetch_partition_lag"] == ("gauge", {"partition"})
-    assert len(documented) == 16  # + docfetch_event_loop_lag_seconds (issue 11)
+    # issue 6's 15 + event-loop lag (issue 11) + partitions lost/recovered (issue 10)
+    assert len(documented) == 18
 
 
 def test_dashboard_panels_take_their_datasource_from_a_variable() -> None:
