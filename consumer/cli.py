@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import errno
 import functools
-import importlib.metadata
 import logging
 import os
 import signal
@@ -31,6 +30,7 @@ from consumer.storage import Store
 from schemas import SchemaError
 from schemas.kafka import expected_error
 from schemas.settings import add_kafka_flags, kafka_settings
+from schemas.version import package_version
 
 # flag dest -> ConsumerSettings field; flags override DOCFETCH_* environment variables.
 RUN_FLAGS = {
@@ -69,14 +69,6 @@ def run_epilog() -> str:
          "With DOCFETCH_ALLOW_PRIVATE_HOSTS off (real hosts) the consumer refuses to start until",
          "DOCFETCH_USER_AGENT names your contact instead of the example.org placeholder."]
     )  # fmt: skip
-
-
-def package_version() -> str:
-    """The installed docfetch distribution's version (pyproject.toml), or "unknown" outside one."""
-    try:
-        return importlib.metadata.version("docfetch")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:

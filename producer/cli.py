@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import logging
 import sys
 import traceback
@@ -15,6 +14,7 @@ from producer import audit, export, hosts, inspection, requeue, seed, status, to
 from producer.errors import ProducerError
 from schemas import SchemaError
 from schemas.kafka import expected_error
+from schemas.version import package_version
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -38,14 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     # The description names every command (`COMMANDS` is the only list), so --help never forgets one.
     parser.description = f"{__doc__.strip()} Commands: {', '.join(sub.choices)}."
     return parser
-
-
-def package_version() -> str:
-    """The installed docfetch distribution's version (pyproject.toml), or "unknown" outside one."""
-    try:
-        return importlib.metadata.version("docfetch")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
