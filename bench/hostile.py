@@ -74,7 +74,7 @@ async def _rebinding() -> str:
         job: JobMessage = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
         with tempfile.TemporaryDirectory() as root:
             store = Store(Path(root), max_bytes=cfg.max_bytes)
-            async with Engine(settings=cfg, store=store, resolver=resolve, network=network) as engine:
+            async with Engine(settings=cfg, store=store, resolver=resolve, connect_hook=network) as engine:
                 outcome = await engine.fetch(job)
     return f"`{outcome.status}`; loopback origin got {len(seen)} requests; connects: {network.targets}"
 

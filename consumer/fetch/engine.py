@@ -39,11 +39,12 @@ class Engine:
         store: Store,
         observer: FetchObserver | None = None,
         resolver: Resolver = system_resolver,
-        network: http.NetworkBackend | None = None,
+        connect_hook: http.ConnectHook | None = None,
     ) -> None:
-        """`resolver` answers the guard's DNS lookups; `network` opens the sockets (tests inject both)."""
+        """`resolver` answers the guard's DNS lookups; `connect_hook` sees every address before a socket
+        connects to it and may refuse it with OSError (tests inject both)."""
         self._cfg = settings
-        self._network = network
+        self._connect_hook = connect_hook
         self._store = store
         self._observer = observer or NullObserver()
         self._safety = Safety(
@@ -65,7 +66,7 @@ class Engine:
         self._downloader: Downloader | None = None
 
     async def __aenter__(self) -> Engine:
-        self._client = http.make_client(self._cfg, http.GuardedBackend(self._safety, self._network))
+        self._client = http.make_client(self._cfg, self._safety, self._connect_hook)
         await self._client.__aenter__()
         self._downloader = Downloader(
             settings=self._cfg,

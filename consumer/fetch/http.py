@@ -1,5 +1,10 @@
-"""The one place the HTTP client library is imported: httpx2, the maintained continuation of httpx, and
-its transport core httpcore2 (for the network backend that enforces the SSRF guard at connect time)."""
+"""The one place the HTTP client is made: the httpx API (httpx2, the maintained continuation of httpx)
+over one of two transports, each enforcing the SSRF guard where it connects:
+
+- `aiohttp` (default, consumer.fetch.transport): about half the CPU per exchange (docs/BENCHMARKS.md);
+- `httpcore` (DOCFETCH_HTTP_TRANSPORT=httpcore): httpcore2's pool over `GuardedBackend`; the one with
+  HTTP/2 (DOCFETCH_HTTP2).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,17 @@ import httpcore2 as httpcore
 import httpx2 as httpx  # adopted over httpx 0.28 on the farm benchmark (docs/ENGINE.md)
 
 from consumer.fetch.safety import Safety
-from consumer.fetch.settings import EngineSettings
+from consumer.fetch.settings import EngineSettings, HttpTransport
+from consumer.fetch.transport import MAX_ADDRESSES_TRIED, OVERSIZED_HEAD, AiohttpTransport, ConnectHook
 from schemas import Status
 
 Client = httpx.AsyncClient
+__all__ = ["MAX_ADDRESSES_TRIED", "OVERSIZED_HEAD", "ConnectHook"]
 Response = httpx.Response
 RequestError = httpx.RequestError
 InvalidURL = httpx.InvalidURL
-NetworkBackend = httpcore.AsyncNetworkBackend
-NetworkStream = httpcore.AsyncNetworkStream
-ConnectError = httpcore.ConnectError
-# Per-connection pool limits; the politeness gates keep per-host concurrency far below this.
+# Connection pool limits; the politeness gates keep per-host concurrency far below this.
 LIMITS = httpx.Limits(max_connections=256)
-# Addresses of one name tried in turn (resolver order) before a connect fails; each may take the whole
-# connect timeout, so a name with many unreachable addresses cannot hold a job for long.
-MAX_ADDRESSES_TRIED = 3
-# h11's error for a response head past its 100 KiB limit (a hostile or broken origin, e.g. a 1 MiB Location).
-OVERSIZED_HEAD = "Receive buffer too long"
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -37,9 +36,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     the URL.
     """
 
-    def __init__(self, safety: Safety, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(self, safety: Safety, hook: ConnectHook | None = None) -> None:
         self._safety = safety
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._hook = hook
+        self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -52,9 +52,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in (await self._safety.connect_addresses(host))[:MAX_ADDRESSES_TRIED]:
             try:
+                if self._hook is not None:
+                    self._hook(address)
                 return await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
+            except OSError as exc:  # the hook refused it
+                error = httpcore.ConnectError(str(exc))
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc  # the next checked address may answer
         assert error is not None, "connect_addresses returns at least one address"
@@ -88,8 +92,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def make_client(settings: EngineSettings, backend: GuardedBackend) -> httpx.AsyncClient:
-    """Redirects are followed by the engine (each hop is checked and recorded), never by the client."""
+def make_client(
+    settings: EngineSettings, safety: Safety, hook: ConnectHook | None = None
+) -> httpx.AsyncClient:
+    """Redirects are followed by the engine (each hop is checked and recorded), never by the client.
+    `hook` sees every address before a socket connects to it (tests refuse non-loopback there)."""
     timeout = httpx.Timeout(
         settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.job_deadline_s
     )
@@ -98,8 +105,16 @@ def make_client(settings: EngineSettings, backend: GuardedBackend) -> httpx.Asyn
         follow_redirects=False,
         trust_env=False,
         headers={"user-agent": settings.user_agent, "accept": "application/pdf, text/html;q=0.8, */*;q=0.5"},
-        transport=GuardedTransport(backend, http2=settings.http2),
+        transport=_transport(settings, safety, hook),
     )
+
+
+def _transport(
+    settings: EngineSettings, safety: Safety, hook: ConnectHook | None
+) -> httpx.AsyncBaseTransport:
+    if settings.http_transport is HttpTransport.HTTPCORE:
+        return GuardedTransport(GuardedBackend(safety, hook), http2=settings.http2)
+    return AiohttpTransport(safety, max_connections=LIMITS.max_connections or 256, hook=hook)
 
 
 def transport_status(exc: httpx.RequestError) -> Status:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HttpTransport(enum.StrEnum):
+    """What carries the engine's httpx requests (consumer.fetch.http)."""
+
+    AIOHTTP = "aiohttp"
+    HTTPCORE = "httpcore"
 
 
 class EngineSettings(BaseSettings):
@@ -19,7 +27,9 @@ class EngineSettings(BaseSettings):
     # test or demo never reaches a real private network.
     allow_private_hosts: bool = False
     private_allowlist: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-    # HTTP/2 needs the h2 package (the `http2` extra of the client library); off by default.
+    # aiohttp (default, the cheaper per exchange) or httpcore (httpcore2's pool; the one with HTTP/2).
+    http_transport: HttpTransport = HttpTransport.AIOHTTP
+    # HTTP/2 needs the h2 package (the `http2` extra of the client library) and the httpcore transport.
     http2: bool = False
     user_agent: str = "docfetch/0.1 (+mailto:docfetch-ops@example.org)"
     job_deadline_s: float = Field(default=120.0, gt=0)
@@ -48,3 +58,11 @@ class EngineSettings(BaseSettings):
     host_overrides_path: Path | None = None
     # Web-archive lookups per job (one per failed candidate, in order).
     wayback_max_lookups: int = Field(default=3, ge=0)
+
+    @model_validator(mode="after")
+    def _http2_needs_httpcore(self) -> EngineSettings:
+        if self.http2 and self.http_transport is not HttpTransport.HTTPCORE:
+            raise ValueError(
+                "DOCFETCH_HTTP2=true needs DOCFETCH_HTTP_TRANSPORT=httpcore (aiohttp speaks HTTP/1.1)"
+            )
+        return self

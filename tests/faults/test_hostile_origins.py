@@ -60,8 +60,8 @@ async def _fetch(
         (7_000, 3, Status.SUCCESS),  # long but legal Locations: followed
         (7_000, 12, Status.TOO_MANY_HOPS),  # max_redirects holds
         (9_000, 3, Status.INVALID_URL),  # past MAX_URL_CHARS: refused, not followed
-        (65_536, 3, Status.INVALID_URL),
-        (1_048_576, 3, Status.TERMINAL_BAD_STATUS),  # a 1 MiB head: past the HTTP parser's 100 KiB cap
+        (65_536, 3, Status.TERMINAL_BAD_STATUS),  # past the head parser's 16 KiB per header line
+        (1_048_576, 3, Status.TERMINAL_BAD_STATUS),  # a 1 MiB head: the same, read no further
     ],
 )
 async def test_redirects_with_huge_location_headers(

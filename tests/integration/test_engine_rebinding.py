@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpcore2
+import pytest
 
 from consumer.fetch import Engine, EngineSettings
-from consumer.fetch.http import ConnectError, NetworkBackend, NetworkStream
 from consumer.fetch.safety import Resolver
+from consumer.fetch.settings import HttpTransport
 from consumer.outcome import FetchOutcome
 from consumer.storage import Store
 from originfarm import make_pdf
@@ -30,28 +30,23 @@ LOOPBACK = "127.0.0.1"
 SECRET = make_pdf("internal-secret.pdf", 20_000)
 
 
-class LoopbackOnly(NetworkBackend):
-    """Connects to loopback only (refusing anything else before any syscall) and records each target."""
+class LoopbackOnly:
+    """The engine's connect hook: refuses every non-loopback address before any system call, and
+    records each address the engine was about to connect to."""
 
     def __init__(self) -> None:
         self.targets: list[str] = []
-        self._real = httpcore2.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
-    ) -> NetworkStream:
-        self.targets.append(host)
-        if host not in (LOOPBACK, "::1") and not host.startswith("127."):
-            raise ConnectError(f"test network: {host} is not loopback")
-        return await self._real.connect_tcp(host, port, timeout=timeout, socket_options=socket_options)
+    def __call__(self, address: str) -> None:
+        self.targets.append(address)
+        if address not in (LOOPBACK, "::1") and not address.startswith("127."):
+            raise OSError(f"test network: {address} is not loopback")
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+
+@pytest.fixture(params=[t.value for t in HttpTransport])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every test runs on both transports: each enforces the guard where it connects."""
+    return str(request.param)
 
 
 def rebinding(first: str, then: str) -> tuple[list[str], Resolver]:
@@ -102,23 +97,29 @@ async def _fetch(
     cfg: EngineSettings, job: JobMessage, tmp_path: Path, resolve: Resolver, network: LoopbackOnly
 ) -> FetchOutcome:
     store = Store(tmp_path, max_bytes=cfg.max_bytes)
-    async with Engine(settings=cfg, store=store, resolver=resolve, network=network) as engine:
+    async with Engine(settings=cfg, store=store, resolver=resolve, connect_hook=network) as engine:
         return await engine.fetch(job)
 
 
-async def test_rebinding_to_loopback_never_reaches_the_origin(tmp_path: Path) -> None:
+async def test_rebinding_to_loopback_never_reaches_the_origin(tmp_path: Path, transport: str) -> None:
     asked, resolve = rebinding(PUBLIC, LOOPBACK)
     network = LoopbackOnly()
     async with secret_origin() as (port, seen):
         job = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
-        outcome = await _fetch(settings_for(port, allow_private_hosts=False), job, tmp_path, resolve, network)
+        outcome = await _fetch(
+            settings_for(port, http_transport=transport, allow_private_hosts=False),
+            job,
+            tmp_path,
+            resolve,
+            network,
+        )
     assert seen == [], f"the loopback origin was reached: {seen}"
     assert outcome.status is not Status.SUCCESS
     assert set(network.targets) <= {PUBLIC}, network.targets  # only checked addresses, never loopback
     assert asked and set(asked) == {"localhost"}
 
 
-async def test_doi_and_archive_lookups_connect_through_the_guard(tmp_path: Path) -> None:
+async def test_doi_and_archive_lookups_connect_through_the_guard(tmp_path: Path, transport: str) -> None:
     """The DOI resolver and the web archive are names too: resolved at connect time, loopback refused."""
     asked: list[str] = []
 
@@ -130,6 +131,7 @@ async def test_doi_and_archive_lookups_connect_through_the_guard(tmp_path: Path)
     async with secret_origin() as (port, seen):
         cfg = settings_for(
             port,
+            http_transport=transport,
             allow_private_hosts=False,
             doi_resolver=f"http://doi.test:{port}/",
             wayback_availability_url=f"http://archive.test:{port}/wayback/available",
@@ -142,25 +144,39 @@ async def test_doi_and_archive_lookups_connect_through_the_guard(tmp_path: Path)
     assert asked == ["cand.test", "doi.test", "archive.test"]
 
 
-async def test_loopback_first_answer_succeeds_when_private_hosts_are_allowed(tmp_path: Path) -> None:
+async def test_loopback_first_answer_succeeds_when_private_hosts_are_allowed(
+    tmp_path: Path, transport: str
+) -> None:
     _, resolve = rebinding(LOOPBACK, LOOPBACK)
     network = LoopbackOnly()
     async with secret_origin() as (port, seen):
         job = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
-        outcome = await _fetch(settings_for(port, allow_private_hosts=True), job, tmp_path, resolve, network)
+        outcome = await _fetch(
+            settings_for(port, http_transport=transport, allow_private_hosts=True),
+            job,
+            tmp_path,
+            resolve,
+            network,
+        )
     assert outcome.status is Status.SUCCESS, outcome
     assert "/internal-secret.pdf" in seen
     assert set(network.targets) == {LOOPBACK}
 
 
-async def test_the_next_checked_address_is_tried_when_one_refuses(tmp_path: Path) -> None:
+async def test_the_next_checked_address_is_tried_when_one_refuses(tmp_path: Path, transport: str) -> None:
     async def resolve(host: str) -> list[str]:
         return ["127.0.0.2", LOOPBACK]  # nothing listens on 127.0.0.2: connection refused
 
     network = LoopbackOnly()
     async with secret_origin() as (port, seen):
         job = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
-        outcome = await _fetch(settings_for(port, allow_private_hosts=True), job, tmp_path, resolve, network)
+        outcome = await _fetch(
+            settings_for(port, http_transport=transport, allow_private_hosts=True),
+            job,
+            tmp_path,
+            resolve,
+            network,
+        )
     assert outcome.status is Status.SUCCESS, outcome
     assert network.targets[:2] == ["127.0.0.2", LOOPBACK]
     assert "/internal-secret.pdf" in seen

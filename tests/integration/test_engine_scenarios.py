@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from consumer.fetch import Engine
+from consumer.fetch.settings import HttpTransport
 from consumer.storage import Store
 from originfarm import PRIVATE_ADDRESS, Farm, make_pdf
 from originfarm.pages import LANDING_VARIANTS
@@ -201,9 +202,11 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
+@pytest.mark.parametrize("transport", [t.value for t in HttpTransport])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_scenario(case: Case, origin_farm: Farm, tmp_path: Path) -> None:
-    settings = engine_settings(origin_farm, **case.settings)
+async def test_scenario(case: Case, transport: str, origin_farm: Farm, tmp_path: Path) -> None:
+    """Both transports give every scenario the same outcome (statuses, hops, bytes)."""
+    settings = engine_settings(origin_farm, http_transport=transport, **case.settings)
     store = Store(tmp_path, max_bytes=settings.max_bytes)
     job = make_job(*((tier, _url(origin_farm, host, path)) for tier, host, path in case.candidates))
     async with Engine(settings=settings, store=store) as engine:

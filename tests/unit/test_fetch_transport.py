@@ -1,0 +1,65 @@
+"""The transport choice and the aiohttp transport's pure parts (the exchanges run in
+tests/integration/test_engine_scenarios.py and test_engine_rebinding.py on both transports)."""
+
+from __future__ import annotations
+
+import socket
+
+import aiohttp
+import httpx2 as httpx
+import pytest
+from pydantic import ValidationError
+
+from consumer.fetch import http
+from consumer.fetch.safety import Safety
+from consumer.fetch.settings import EngineSettings, HttpTransport
+from consumer.fetch.transport import GuardedResolver, guarded_socket, mapped_errors
+from schemas import Status
+
+
+def test_aiohttp_is_the_default_transport() -> None:
+    assert EngineSettings().http_transport is HttpTransport.AIOHTTP
+
+
+def test_http2_without_the_httpcore_transport_is_refused() -> None:
+    with pytest.raises(ValidationError, match="DOCFETCH_HTTP_TRANSPORT=httpcore"):
+        EngineSettings(http2=True)
+    assert EngineSettings(http2=True, http_transport=HttpTransport.HTTPCORE).http2
+
+
+async def _public(host: str) -> list[str]:
+    return ["93.184.216.34", "93.184.216.35", "93.184.216.36", "93.184.216.37"]
+
+
+async def test_resolver_answers_checked_addresses_capped() -> None:
+    safety = Safety(allow_private=False, allowlist=(), resolver=_public)
+    answers = await GuardedResolver(safety).resolve("example.org", 443)
+    assert [a["host"] for a in answers] == ["93.184.216.34", "93.184.216.35", "93.184.216.36"]
+    assert all(a["port"] == 443 and a["family"] == socket.AF_INET for a in answers)
+
+
+def test_socket_factory_refuses_a_private_address_before_the_socket_exists() -> None:
+    seen: list[str] = []
+    make = guarded_socket(Safety(allow_private=False, allowlist=(), resolver=_public), seen.append)
+    with pytest.raises(OSError, match=r"refused address 127\.0\.0\.1"):
+        make((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)))
+    assert seen == []  # the hook never saw it: refused first
+
+
+@pytest.mark.parametrize(
+    ("raised", "status"),
+    [
+        (aiohttp.ConnectionTimeoutError("connect"), Status.TIMEOUT),
+        (aiohttp.SocketTimeoutError("read"), Status.TIMEOUT),
+        (aiohttp.ServerDisconnectedError(), Status.TRUNCATED_BODY),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), Status.TRUNCATED_BODY),
+        (aiohttp.InvalidURL("ftp://x"), Status.INVALID_URL),
+        (aiohttp.ClientOSError(104, "reset"), Status.CONNECT_ERROR),
+    ],
+)
+def test_aiohttp_errors_map_to_the_statuses_of_the_httpcore_transport(
+    raised: Exception, status: Status
+) -> None:
+    with pytest.raises(httpx.RequestError) as caught, mapped_errors():
+        raise raised
+    assert http.transport_status(caught.value) is status
