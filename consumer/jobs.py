@@ -113,7 +113,7 @@ def internal_error(exc: BaseException, *, where: str) -> FetchOutcome:
 
 
 async def run_job(job: JobMessage, at: Placed, ctx: JobContext) -> None:
-    """Skip, or PLANNED (committed before any I/O) -> fetch -> FINALIZED/FAILED with the offset.
+    """Skip, or PLANNED (queued, not waited for) -> fetch -> FINALIZED/FAILED with the offset.
 
     Any exception but a lost partition ends the attempt FAILED with internal-error (DESIGN §2); one that
     prevents even that record propagates to the partition, which sends the message to the DLQ.
@@ -133,12 +133,18 @@ async def run_job(job: JobMessage, at: Placed, ctx: JobContext) -> None:
 
 
 async def _attempt(job: JobMessage, at: Placed, ctx: JobContext, attempt: int) -> None:
-    await at.sink.add([_out(state_record(job, at, ctx, attempt=attempt, outcome=None), ctx, at)])
+    """PLANNED is queued for the partition's next commit and the download starts at once: the offset
+    commits only with the terminal record (queued after PLANNED, so in the same or a later transaction;
+    a job done within one commit interval writes both in one), and a partition lost meanwhile surfaces
+    here or in the terminal record's flush."""
+    planned = at.sink.add([_out(state_record(job, at, ctx, attempt=attempt, outcome=None), ctx, at)])
     at.store.set(job.job_id, State.PLANNED, attempt)
     started = time.monotonic()
     async with ctx.downloads:
         await ctx.storage_ready()
         outcome = await fetch_safely(ctx.fetcher, job)
+    if planned.done():
+        planned.result()  # its flush failed: PartitionLost (else the terminal record joins PLANNED's batch)
     if outcome.status is Status.STORAGE_ERROR:
         ctx.pause_intake()
     await _finish(job, at, ctx, attempt, outcome, started=started)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.app import run
@@ -17,7 +18,7 @@ from consumer.metrics import Metrics
 from consumer.outcome import FetchOutcome
 from consumer.settings import ConsumerSettings
 from consumer.storage import Store
-from schemas import JobMessage, Status
+from schemas import JobMessage, KafkaSettings, Status
 from tests.conftest import MakeTopics
 from tests.faults.harness.waiting import poll_until
 from tests.integration.consumer_harness import check_invariants, make_job, origin, seed
@@ -138,3 +139,55 @@ async def test_healthz_fails_when_a_partition_stalls(make_topics: MakeTopics, tm
     stop.set()
     assert await asyncio.wait_for(app, 30) == 0  # drains, abandons the wedged job, exits cleanly
     assert "partition 0 has lag" in response.text
+
+
+class Instant:
+    """Every job ends at once without I/O (the download itself is not what this test measures)."""
+
+    async def fetch(self, job: JobMessage) -> FetchOutcome:
+        return FetchOutcome(status=Status.NOT_FOUND)
+
+
+async def state_offsets(settings: KafkaSettings) -> dict[str, list[int]]:
+    """job id -> the state-topic offsets of its records (read_committed; control markers are skipped,
+    so a gap between two offsets is a transaction boundary)."""
+    tp = TopicPartition(settings.state_topic, 0)
+    reader = AIOKafkaConsumer(**settings.client_options(), isolation_level="read_committed")
+    await reader.start()
+    try:
+        reader.assign([tp])
+        await reader.seek_to_beginning(tp)
+        end = (await reader.end_offsets([tp]))[tp]
+        found: dict[str, list[int]] = {}
+        while await reader.position(tp) < end:
+            for msg in (await reader.getmany(tp, timeout_ms=500)).get(tp, ()):
+                found.setdefault(msg.key.decode(), []).append(msg.offset)
+        return found
+    finally:
+        await reader.stop()
+
+
+async def test_download_starts_before_its_planned_commits(make_topics: MakeTopics, tmp_path: Path) -> None:
+    """A job does not wait for its PLANNED transaction: one done within a commit interval writes PLANNED
+    and its terminal record in one transaction (before, PLANNED always committed alone first)."""
+    settings = await make_topics(partitions=1)
+    cfg = ConsumerSettings(
+        store=tmp_path / "store", concurrency=8, metrics_port=0, exit_when_idle_s=2, commit_interval_s=1.0,
+        session_timeout_ms=6000, heartbeat_interval_ms=500,
+    )  # fmt: skip
+    await seed(settings, [make_job(f"http://127.0.0.1:9/{i}", work=f"I{i}") for i in range(6)])
+
+    @contextlib.asynccontextmanager
+    async def fetchers(metrics: Metrics) -> AsyncIterator[Instant]:
+        yield Instant()
+
+    assert await asyncio.wait_for(run(settings, cfg, fetchers, stop=asyncio.Event()), 60) == 0
+    per_job = await state_offsets(settings)
+    seen = {offset for offsets in per_job.values() for offset in offsets}
+    assert len(per_job) == 6 and all(len(offsets) == 2 for offsets in per_job.values()), per_job
+    one_transaction = [
+        job for job, (planned, final) in per_job.items() if set(range(planned, final + 1)) <= seen
+    ]
+    assert one_transaction, f"every PLANNED committed alone before its terminal record: {per_job}"
+    result = await check_invariants(settings, cfg.store)
+    assert result.violations == [] and result.failed == 6
