@@ -80,47 +80,57 @@ class Writer:
             raise StorageError(f"write failed: {exc}") from exc
 
     async def commit(self) -> ObjectRef:
-        """fsync, rename to the content's name (or drop the temp when it exists), fsync the directory;
-        then the sidecar, its mimetype sniffed from the first bytes."""
+        """Publish the object and its sidecar (mimetype sniffed from the first bytes) in one thread hop."""
         sha256 = self._digest.hexdigest()
         final = path_for(self._root, sha256)
         sidecar = sidecar_bytes(sha256, self.size, sniff_mimetype(self._head))
         try:
-            await asyncio.to_thread(_publish, self._out, self.tmp, final)
-            await asyncio.to_thread(_write_sidecar, self._root, sidecar_path(self._root, sha256), sidecar)
+            side = sidecar_path(self._root, sha256)
+            await asyncio.to_thread(_publish, self._out, self.tmp, final, (side, sidecar))
         except OSError as exc:
             raise StorageError(f"commit failed: {exc}") from exc
         return ObjectRef(sha256=sha256, size=self.size, path=final)
 
 
-def _publish(out: IO[bytes], tmp: Path, final: Path) -> None:
+def _publish(out: IO[bytes], tmp: Path, final: Path, sidecar: tuple[Path, bytes]) -> None:
+    """fsync the object and the sidecar, rename each to its name (or drop it when it exists), then fsync
+    their directory once: both are durable when this returns. A crash in between leaves an object without
+    a sidecar (the next attempt writes it) or a sidecar without an object (the next attempt's object
+    completes it); never a name with bytes that are not its content."""
     out.flush()
     os.fsync(out.fileno())
     out.close()
-    if final.exists():
-        tmp.unlink()
-        return
     final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    renamed = _rename_unless_exists(tmp, final)
+    side, content = sidecar
+    if not side.exists():
+        renamed |= _rename_unless_exists(_durable_temp(tmp.parent, content), side)
+    if renamed:
+        _fsync_dir(final.parent)
 
 
-def _write_sidecar(root: Path, path: Path, content: bytes) -> None:
-    """Write `path` atomically (temp in the store root, fsync, rename) unless it exists already."""
-    if path.exists():
-        return
+def _durable_temp(root: Path, content: bytes) -> Path:
+    """A temp file in the store root holding `content`, fsynced."""
     fd, name = tempfile.mkstemp(dir=root, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(content)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
         raise
-    _fsync_dir(path.parent)
+    return Path(name)
+
+
+def _rename_unless_exists(tmp: Path, final: Path) -> bool:
+    """Rename `tmp` to `final`, or drop it when `final` exists (same content: the name is the hash)."""
+    if final.exists():
+        tmp.unlink()
+        return False
+    os.replace(tmp, final)
+    return True
 
 
 def _fsync_dir(path: Path) -> None:
