@@ -122,8 +122,10 @@ def engine_settings() -> EngineSettings:
     try:
         engine_cfg = EngineSettings()
     except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "".join(f"DOCFETCH_{str(part).upper()}: " for part in first["loc"][:1])
         raise ConfigError(
-            f"invalid engine setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+            f"invalid engine setting: {where}{first['msg'].removeprefix('Value error, ')}"
         ) from None
     if engine_cfg.host_overrides_path is not None:
         _check_overrides(engine_cfg.host_overrides_path)

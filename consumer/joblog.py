@@ -20,8 +20,8 @@ from schemas import StateRecord
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 # Libraries that log one INFO line per request or connection: warnings only. The engine's client is
-# httpx2 (on httpcore2); httpx/httpcore serve the minimal fetcher.
-QUIET_LOGGERS = ("aiokafka", "httpx2", "httpcore2", "httpx", "httpcore")
+# httpx2 over aiohttp or httpcore2; httpx/httpcore serve the minimal fetcher.
+QUIET_LOGGERS = ("aiokafka", "aiohttp", "httpx2", "httpcore2", "httpx", "httpcore")
 FIELDS_ATTR = "docfetch_fields"  # the LogRecord attribute holding a line's structured fields
 
 log = logging.getLogger("docfetch.consumer")

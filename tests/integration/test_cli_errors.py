@@ -158,6 +158,12 @@ def test_bad_consumer_setting(tmp_path: Path) -> None:
     one_line(done, EXIT_SETTINGS, "concurrency")
 
 
+def test_http2_on_the_aiohttp_transport_is_refused(tmp_path: Path) -> None:
+    env = {"DOCFETCH_HTTP2": "true", "DOCFETCH_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}"}
+    done = run_cli("consumer", "run", "--store", str(tmp_path), env=env)
+    one_line(done, EXIT_SETTINGS, "DOCFETCH_HTTP2=true needs DOCFETCH_HTTP_TRANSPORT=httpcore")
+
+
 def test_missing_host_overrides_file(tmp_path: Path) -> None:
     env = {
         "DOCFETCH_HOST_OVERRIDES_PATH": str(tmp_path / "nope.json"),
