@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ class Origin:
     port: int = 0
     hits: Counter[str] = field(default_factory=Counter)
     gone: set[str] = field(default_factory=set)  # paths answered 404 until removed (a document that returns)
+    arrivals: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), path) per request
 
     def downloads(self) -> int:
         """Requests for content (the engine's robots.txt checks are not downloads)."""
@@ -52,6 +54,7 @@ class Origin:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode()
                 self.hits[path] += 1
+                self.arrivals.append((time.monotonic(), path))
                 code, body = await self.answer(path)
                 location = (
                     f"Location: {self.big_location(path)}\r\n" if path.startswith("/big-redirect/") else ""
