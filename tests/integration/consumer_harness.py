@@ -127,12 +127,19 @@ async def seed(settings: KafkaSettings, items: Iterable[JobMessage | bytes]) -> 
     return len(acks)
 
 
+# Where a consumer's DOI resolver and web archive point unless a test gives it an origin for them
+# (`loopback_only`): a loopback port nothing listens on, so a failing job's archive lookup is refused at
+# once instead of resolving archive.org (the engine's default), and no test makes a DNS lookup.
+NOWHERE = "http://127.0.0.1:1"
+
 # The download engine must be allowed to reach the loopback origin, and one host must take the whole
 # test's load. The caller's environment wins.
 ENGINE_ENV = {
     "DOCFETCH_ALLOW_PRIVATE_HOSTS": "true",
     "DOCFETCH_HOST_MIN_INTERVAL_S": "0",
     "DOCFETCH_HOST_CONCURRENCY": "64",
+    "DOCFETCH_DOI_RESOLVER": f"{NOWHERE}/doi/",
+    "DOCFETCH_WAYBACK_AVAILABILITY_URL": f"{NOWHERE}/wayback/available",
 }
 
 
