@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ class Origin:
     port: int = 0
     hits: Counter[str] = field(default_factory=Counter)
     gone: set[str] = field(default_factory=set)  # paths answered 404 until removed (a document that returns)
+    arrivals: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), path) per request
 
     def downloads(self) -> int:
         """Requests for content (the engine's robots.txt checks are not downloads)."""
@@ -52,6 +54,7 @@ class Origin:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode()
                 self.hits[path] += 1
+                self.arrivals.append((time.monotonic(), path))
                 code, body = await self.answer(path)
                 location = (
                     f"Location: {self.big_location(path)}\r\n" if path.startswith("/big-redirect/") else ""
@@ -124,12 +127,19 @@ async def seed(settings: KafkaSettings, items: Iterable[JobMessage | bytes]) -> 
     return len(acks)
 
 
+# Where a consumer's DOI resolver and web archive point unless a test gives it an origin for them
+# (`loopback_only`): a loopback port nothing listens on, so a failing job's archive lookup is refused at
+# once instead of resolving archive.org (the engine's default), and no test makes a DNS lookup.
+NOWHERE = "http://127.0.0.1:1"
+
 # The download engine must be allowed to reach the loopback origin, and one host must take the whole
 # test's load. The caller's environment wins.
 ENGINE_ENV = {
     "DOCFETCH_ALLOW_PRIVATE_HOSTS": "true",
     "DOCFETCH_HOST_MIN_INTERVAL_S": "0",
     "DOCFETCH_HOST_CONCURRENCY": "64",
+    "DOCFETCH_DOI_RESOLVER": f"{NOWHERE}/doi/",
+    "DOCFETCH_WAYBACK_AVAILABILITY_URL": f"{NOWHERE}/wayback/available",
 }
 
 

@@ -12,7 +12,7 @@ import orjson
 from schemas.artifacts import sidecar_path
 from tests.conftest import MakeTopics
 from tests.faults.harness.process import ProcessPool
-from tests.integration.consumer_harness import make_job, options, origin, seed
+from tests.integration.consumer_harness import loopback_only, make_job, options, origin, seed
 from tests.integration.seedfix import run_cli
 
 GOOD, MISSING = 8, 2
@@ -27,7 +27,8 @@ async def test_json_log_has_one_line_per_job_and_no_request_lines(
         jobs = [make_job(farm.url(f"/pdf/w{i}"), work=f"W{i}") for i in range(GOOD)]
         jobs += [make_job(farm.url(f"/status/404/m{i}"), work=f"M{i}") for i in range(MISSING)]
         await seed(settings, jobs)
-        proc = pool.consumer("c0", options(settings, store, "--log-format", "json", exit_when_idle_s=3))
+        opts = options(settings, store, "--log-format", "json", exit_when_idle_s=3)
+        proc = pool.consumer("c0", loopback_only(opts, farm))  # the 404s' archive lookups stay on loopback
         assert await proc.wait(90) == 0, proc.tail()
         log = proc.log_text()
     own = [line for line in log.splitlines() if not line.startswith("--- c0: ")]  # the harness's header

@@ -8,6 +8,7 @@ password and untrusted certificate cases are in test_cli_errors.py.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -57,7 +58,22 @@ async def test_whole_flow_over_sasl_ssl(secure_cluster: SecureCluster, tmp_path:
     assert after["states"] == {"FINALIZED": JOBS}, after
     audit = json.loads(ok("audit", "--store", str(store), "--settled", "--json"))
     assert audit["ok"] is True and audit["jobs"]["terminal"] == JOBS, audit
+    check_export(ok("export", "--store", str(store), "--json"), store)
     assert not any(secure_cluster.password in text for text in outputs), "the SASL password was printed"
+
+
+def check_export(jsonl: str, store: Path) -> None:
+    """One FINALIZED row per work id; each row's store path is a file inside the store whose bytes hash
+    to the row's sha256 (and have its size)."""
+    rows = [json.loads(line) for line in jsonl.splitlines()]
+    assert sorted(row["work_id"] for row in rows) == sorted(f"W{i}" for i in range(JOBS))
+    root = store.resolve()
+    for row in rows:
+        assert row["state"] == "FINALIZED" and row["status"] == "success", row
+        path = Path(row["store_path"]).resolve()
+        assert path.is_relative_to(root) and path.is_file(), row
+        body = path.read_bytes()
+        assert hashlib.sha256(body).hexdigest() == row["sha256"] and len(body) == row["size"], row
 
 
 def test_plain_and_scram_256_authenticate_too(secure_cluster: SecureCluster) -> None:
