@@ -248,8 +248,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=200.0, help="delay of every answer [200]")
     p.add_argument("--jitter", type=float, default=0.1, help="± fraction of the latency [0.1]")
     p.add_argument("--body-kib", type=int, default=32, help="PDF size [32]")
-    p.add_argument("--politeness", choices=("off", "on"), default="off",
-                   help="off: no per-host limits; on: docfetch's defaults, Scrapy's equivalent [off]")  # fmt: skip
+    polite = "off: no per-host limits; on: docfetch's defaults, Scrapy's equivalent [off]"
+    p.add_argument("--politeness", choices=("off", "on"), default="off", help=polite)
     p.add_argument(
         "--contenders", default=",".join(CONTENDERS), help=f"comma-separated [{','.join(CONTENDERS)}]"
     )
