@@ -49,6 +49,7 @@ from tests.faults.harness.process import ConsumerOptions
 
 PARTITIONS = 12
 IDLE_EXIT_S = 2.0
+ATTACH_DELAY_S = 1.0
 CONTENDERS = ("docfetch", "docfetch-httpcore", "scrapy")
 TRANSPORT_ENV = {"docfetch": {}, "docfetch-httpcore": {"DOCFETCH_HTTP_TRANSPORT": "httpcore"}}
 
@@ -123,20 +124,15 @@ def engine_env(shape: Shape, contender: str) -> dict[str, str]:
 
 
 def py_spy_attacher(out: Path | None) -> tuple[Callable[[int], None], list[subprocess.Popen[bytes]]]:
-    """on_start hook: `py-spy record --pid` (raw collapsed stacks) into `out`, when asked."""
+    """on_start hook: `py-spy record --pid` (raw collapsed stacks) into `out`, when asked; it attaches
+    after ATTACH_DELAY_S (an interpreter still starting has no version for py-spy to read)."""
     started: list[subprocess.Popen[bytes]] = []
 
     def attach(pid: int) -> None:
         if out is not None:
-            argv = [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "--pid",
-                str(pid),
-                "--format",
-                "raw",
-            ]
-            argv += ["--rate", "200", "--nonblocking", "--output", str(out)]
+            py_spy = Path(sys.executable).parent / "py-spy"
+            record = f"{py_spy} record --pid {pid} --format raw --rate 200 --nonblocking --output {out}"
+            argv = ["sh", "-c", f"sleep {ATTACH_DELAY_S} && exec {record}"]
             started.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     return attach, started
