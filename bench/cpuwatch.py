@@ -62,6 +62,7 @@ class Watched:
     returncode: int
     samples: CpuSamples
     cpu_total_s: float  # from the kernel's rusage at exit: every thread, the whole life
+    sys_total_s: float  # the kernel-mode part of it (file and socket syscalls: fsync, open, send)
 
 
 async def run_watched(
@@ -86,7 +87,7 @@ async def run_watched(
             if pid == proc.pid:
                 proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
                 samples.add(time.time(), usage.ru_utime + usage.ru_stime)
-                return Watched(proc.returncode, samples, usage.ru_utime + usage.ru_stime)
+                return Watched(proc.returncode, samples, usage.ru_utime + usage.ru_stime, usage.ru_stime)
             if (cpu := proc_cpu_s(proc.pid)) is not None:
                 samples.add(time.time(), cpu)
             if time.monotonic() > deadline:

@@ -89,6 +89,7 @@ class Run:
     rate: float
     cpu_window_s: float
     cpu_total_s: float
+    sys_total_s: float | None = None  # the kernel-mode part, where known (docfetch's rusage)
 
 
 @contextlib.contextmanager
@@ -123,27 +124,35 @@ def engine_env(shape: Shape, contender: str) -> dict[str, str]:
     return env
 
 
-def py_spy_attacher(out: Path | None) -> tuple[Callable[[int], None], list[subprocess.Popen[bytes]]]:
+def py_spy_attacher(
+    out: Path | None, gil: bool
+) -> tuple[Callable[[int], None], list[subprocess.Popen[bytes]]]:
     """on_start hook: `py-spy record --pid` (raw collapsed stacks) into `out`, when asked; it attaches
-    after ATTACH_DELAY_S (an interpreter still starting has no version for py-spy to read)."""
+    after ATTACH_DELAY_S (an interpreter still starting has no version for py-spy to read). Without
+    `gil` every thread not asleep is sampled (a worker thread in fsync counts); with it, only the thread
+    holding the GIL (Python's own CPU)."""
     started: list[subprocess.Popen[bytes]] = []
 
     def attach(pid: int) -> None:
         if out is not None:
             py_spy = Path(sys.executable).parent / "py-spy"
-            record = f"{py_spy} record --pid {pid} --format raw --rate 200 --nonblocking --output {out}"
+            record = f"{py_spy} record --pid {pid} --format raw --rate 200 --nonblocking --output {out}" + (
+                " --gil" if gil else ""
+            )
             argv = ["sh", "-c", f"sleep {ATTACH_DELAY_S} && exec {record}"]
             started.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     return attach, started
 
 
-async def docfetch_run(shape: Shape, port: int, contender: str, profile: Path | None) -> Run:
+async def docfetch_run(
+    shape: Shape, port: int, contender: str, profile: Path | None, gil: bool = False
+) -> Run:
     """One consumer process, exactly-once, over `shape.jobs` fresh pre-seeded jobs."""
     tag = f"{contender}-{uuid.uuid4().hex[:6]}"
     settings = await fresh_topics(bootstrap_servers(), f"bench-inet-{tag}", PARTITIONS)
     await preload(settings, shape.jobs, lambda i: shape.url(port, i, tag))
-    attach, profilers = py_spy_attacher(profile)
+    attach, profilers = py_spy_attacher(profile, gil)
     with tempfile.TemporaryDirectory(prefix="bench-inet-") as root:
         options = ConsumerOptions(
             settings=settings,
@@ -165,7 +174,7 @@ async def docfetch_run(shape: Shape, port: int, contender: str, profile: Path | 
     rate = finalized_rate(seen, shape.jobs)
     first = min(s.timestamp_ms for s in seen if s.state == "PLANNED") / 1000
     last = max(s.timestamp_ms for s in seen if s.state == "FINALIZED") / 1000
-    return Run(rate, watched.samples.between(first, last), watched.cpu_total_s)
+    return Run(rate, watched.samples.between(first, last), watched.cpu_total_s, watched.sys_total_s)
 
 
 def scrapy_contender(shape: Shape, port: int) -> Run:
@@ -175,7 +184,7 @@ def scrapy_contender(shape: Shape, port: int) -> Run:
 
 
 def measure(
-    shape: Shape, repeats: int, contenders: tuple[str, ...], py_spy: Path | None
+    shape: Shape, repeats: int, contenders: tuple[str, ...], py_spy: Path | None, gil: bool = False
 ) -> dict[str, list[Run]]:
     """Every contender once per repeat, alternating, against one origin process."""
     if py_spy is not None:
@@ -188,12 +197,13 @@ def measure(
                     run = scrapy_contender(shape, port)
                 else:
                     profile = py_spy / f"{name}-r{repeat}.txt" if py_spy is not None else None
-                    run = asyncio.run(docfetch_run(shape, port, name, profile))
+                    run = asyncio.run(docfetch_run(shape, port, name, profile, gil))
                 runs.setdefault(name, []).append(run)
                 print(
                     f"repeat {repeat} {name}: {run.rate:,.0f} jobs/s, "
                     f"CPU {1000 * run.cpu_window_s / shape.jobs:.2f} ms/job (window), "
-                    f"{1000 * run.cpu_total_s / shape.jobs:.2f} ms/job (process)",
+                    f"{1000 * run.cpu_total_s / shape.jobs:.2f} ms/job (process"
+                    + (f", {100 * run.sys_total_s / run.cpu_total_s:.0f} % sys)" if run.sys_total_s else ")"),
                     file=sys.stderr,
                     flush=True,
                 )
@@ -250,6 +260,7 @@ def parser() -> argparse.ArgumentParser:
         "--contenders", default=",".join(CONTENDERS), help=f"comma-separated [{','.join(CONTENDERS)}]"
     )
     p.add_argument("--py-spy", type=Path, metavar="DIR", help="py-spy record each docfetch consumer into DIR")
+    p.add_argument("--py-spy-gil", action="store_true", help="py-spy samples only the GIL holder (--gil)")
     return p
 
 
@@ -276,7 +287,7 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)  # aiokafka's retry warnings on fresh topics are noise here
     shape = shape_of(args)
     print(f"# bench.internet: {shape}, repeats {repeats}, pid {os.getpid()}", file=sys.stderr, flush=True)
-    print(table(shape, measure(shape, repeats, contenders, args.py_spy)))
+    print(table(shape, measure(shape, repeats, contenders, args.py_spy, args.py_spy_gil)))
 
 
 if __name__ == "__main__":
