@@ -1,7 +1,9 @@
 """Summarise a py-spy `--format raw` profile (collapsed stacks): top functions by self and total %, and
 the share of each part of the stack (HTTP, storage, Kafka, JSON/pydantic, logging, event loop).
 
-    .venv/bin/python -m bench.profile_summary PROFILE.txt [--top 25]
+    .venv/bin/python -m bench.profile_summary PROFILE.txt [--top 25] [--with-imports]
+
+Samples inside the import machinery (start-up, before the first job) are left out unless --with-imports.
 """
 
 from __future__ import annotations
@@ -30,14 +32,21 @@ PARTS = (
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 
 
-def parse(path: Path) -> list[tuple[list[str], int]]:
-    """(frames outermost first, sample count) per line of a collapsed-stack file."""
-    stacks = []
+IMPORTING = "_find_and_load ("
+
+
+def parse(path: Path, with_imports: bool = False) -> tuple[list[tuple[list[str], int]], int]:
+    """(frames outermost first, sample count) per line of a collapsed-stack file; samples left out."""
+    stacks, skipped = [], 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            stacks.append((stack.split(";"), int(count)))
-    return stacks
+        if not (stack and count.isdigit()):
+            continue
+        if not with_imports and IMPORTING in stack:
+            skipped += int(count)
+            continue
+        stacks.append((stack.split(";"), int(count)))
+    return stacks, skipped
 
 
 def function_of(frame: str) -> str:
@@ -87,8 +96,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--with-imports", action="store_true", help="keep samples inside imports")
     args = parser.parse_args()
-    print(summary(parse(args.profile), args.top))
+    stacks, skipped = parse(args.profile, args.with_imports)
+    print(f"({skipped} samples inside imports left out)\n" if skipped else "", end="")
+    print(summary(stacks, args.top))
 
 
 if __name__ == "__main__":
