@@ -3,7 +3,8 @@ the share of each part of the stack (HTTP, storage, Kafka, JSON/pydantic, loggin
 
     .venv/bin/python -m bench.profile_summary PROFILE.txt [--top 25] [--with-imports]
 
-Samples inside the import machinery (start-up, before the first job) are left out unless --with-imports.
+Samples inside the import machinery (start-up, before the first job) are left out unless --with-imports,
+and so are samples with no Python frame.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ IMPORTING = "_find_and_load ("
 def parse(path: Path, with_imports: bool = False) -> tuple[list[tuple[list[str], int]], int]:
     """(frames outermost first, sample count) per line of a collapsed-stack file; samples left out."""
     stacks, skipped = [], 0
-    for line in path.read_text().splitlines():
+    for line in path.read_text().split("\n"):  # not splitlines: frames may hold \x1c etc.
         stack, _, count = line.rpartition(" ")
-        if not (stack and count.isdigit()):
+        if not count.isdigit():
             continue
-        if not with_imports and IMPORTING in stack:
+        if not stack or (not with_imports and IMPORTING in stack):
             skipped += int(count)
             continue
         stacks.append((stack.split(";"), int(count)))
@@ -99,7 +100,9 @@ def main() -> None:
     parser.add_argument("--with-imports", action="store_true", help="keep samples inside imports")
     args = parser.parse_args()
     stacks, skipped = parse(args.profile, args.with_imports)
-    print(f"({skipped} samples inside imports left out)\n" if skipped else "", end="")
+    print(
+        f"({skipped} samples inside imports or without a Python frame left out)\n" if skipped else "", end=""
+    )
     print(summary(stacks, args.top))
 
 
