@@ -1,11 +1,13 @@
 """`make bench`: every benchmark of issue 7 side by side, medians of repeats, one Markdown table.
 
-    .venv/bin/python bench/run_all.py            # default sizes, ~15 min on 2 cores
-    .venv/bin/python bench/run_all.py --quick    # smoke run, ~3 min
+    .venv/bin/python bench/run_all.py            # default sizes, ~25 min on 2 cores
+    .venv/bin/python bench/run_all.py --quick    # smoke run, ~5 min
 
 Contenders alternate inside each repeat, so machine noise hits them alike. One origin farm process (100 KiB
 PDFs on three loopback hosts) serves every HTTP contender; Kafka is KAFKA_BOOTSTRAP_SERVERS or the
 scripts/kafka-local broker. Each measurement's module runs alone too (`python -m bench.<module> --help`).
+Last, the internet-shaped origin of issue 15 (bench.internet, its defaults: 100 hosts, 200 ms, 32 KiB,
+C=256, politeness off) in its own table, --internet-jobs per contender, the same repeats.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import kafka_ceiling
+from bench import internet, kafka_ceiling
 from bench.common import bootstrap_servers, fresh_topics, preload
 from bench.endtoend import e2e_rate
 from bench.farm import CONCURRENCY, pdf_url, running_farm
@@ -111,11 +113,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, help="[3; quick 1]")
     parser.add_argument("--restore-records", type=int, help="[1000000; quick 100000]")
     parser.add_argument("--latency-jobs", type=int, help="one every 100 ms [200; quick 50]")
+    parser.add_argument(
+        "--internet-jobs", type=int, help="bench.internet jobs per contender [2000; quick 400]"
+    )
     args = parser.parse_args()
-    defaults = (400, 5000, 1, 100_000, 50) if args.quick else (1500, 20_000, 3, 1_000_000, 200)
-    for name, value in zip(
-        ("jobs", "kafka_jobs", "repeats", "restore_records", "latency_jobs"), defaults, strict=True
-    ):
+    defaults = (400, 5000, 1, 100_000, 50, 400) if args.quick else (1500, 20_000, 3, 1_000_000, 200, 2000)
+    names = ("jobs", "kafka_jobs", "repeats", "restore_records", "latency_jobs", "internet_jobs")
+    for name, value in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
     logging.basicConfig(level=logging.ERROR)  # aiokafka's retry warnings on fresh topics are noise here
@@ -125,7 +129,10 @@ def main() -> None:
         lat = percentiles(asyncio.run(latencies(bases, args.latency_jobs, 0.1)))
     bootstrap, topic = asyncio.run(prepared_topic(args.restore_records))
     restore = [run_child(v, bootstrap, topic, args.restore_records) for v in VARIANTS]
+    shape = internet.shape_of(internet.parser().parse_args(["--jobs", str(args.internet_jobs)]))
+    inet = internet.measure(shape, args.repeats, internet.CONTENDERS, None)
     report(runs, restore, lat)
+    print(f"\n## Internet-shaped origin (bench.internet)\n\n{internet.table(shape, inet)}")
 
 
 if __name__ == "__main__":
