@@ -25,10 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from consumer.errors import FetchFailed
 from consumer.fetch import tiers
 from consumer.fetch.download import Page
 from consumer.fetch.engine import classify_page
-from consumer.fetch.errors import FetchFailed
 from consumer.fetch.landing import Link
 from consumer.fetch.robots import RobotsCache
 from consumer.fetch.settings import EngineSettings

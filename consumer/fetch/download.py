@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from consumer.errors import FetchFailed, StorageError, StoreFull, TooLarge
 from consumer.fetch import http
-from consumer.fetch.errors import FetchFailed, StoreFull, status_for_http
 from consumer.fetch.politeness import HostGate, Politeness
 from consumer.fetch.robots import RobotsCache
 from consumer.fetch.run import ACTIVE_RUN, JOB_WANTED, JobRun, spend_robots
@@ -25,9 +25,10 @@ from consumer.fetch.validate import (
     looks_like_xml,
 )
 from consumer.outcome import FetchObserver
-from consumer.storage import ObjectRef, StorageError, Store, TooLarge
+from consumer.storage import ObjectRef, Store
 from schemas import Status, Tier, Wanted
 from schemas.messages import MAX_URL_CHARS
+from schemas.status import status_for_http
 
 CHUNK_BYTES = 64 * 1024
 TRANSIENT = frozenset({Status.CONNECT_ERROR, Status.TIMEOUT, Status.RATE_LIMITED, Status.REMOTE_SERVER_ERROR})

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from consumer.errors import StorageError, TooLarge
 from consumer.outcome import FetchObserver, FetchOutcome
-from consumer.storage import StorageError, Store, TooLarge
+from consumer.storage import Store
 from schemas import Hop, JobMessage, Status
 
 CHUNK_BYTES = 64 * 1024
