@@ -13,6 +13,7 @@ from typing import Any
 from producer import audit, export, hosts, inspection, requeue, seed, status, topicscmd
 from producer.errors import ProducerError
 from schemas import SchemaError
+from schemas.environment import check_environment
 from schemas.kafka import expected_error
 from schemas.version import package_version
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="docfetch-producer: %(message)s")
     logging.getLogger("docfetch").setLevel(logging.INFO)
     try:
+        check_environment()
         return asyncio.run(handler(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

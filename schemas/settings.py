@@ -38,7 +38,7 @@ SECRET_FILES = {"sasl_password_file": "sasl_password", "ssl_key_password_file": 
 class KafkaSettings(BaseSettings):
     """Where the cluster is, how to reach it securely, and which topics and group docfetch uses."""
 
-    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="forbid", frozen=True)
 
     bootstrap_servers: str = Field(default=DEFAULT_BOOTSTRAP, min_length=1)
     jobs_topic: str = Field(default=DEFAULT_JOBS_TOPIC, min_length=1)

@@ -220,7 +220,7 @@ class Downloader:
         """One robots.txt fetch, paid from the active job, within connect + read timeout in all (a
         dribbling robots.txt never trips the per-read timeout and would hold its origin's lock)."""
         spend_robots()
-        limit_s = self._cfg.connect_timeout_s + self._cfg.read_timeout_s
+        limit_s = self._cfg.http_connect_timeout_s + self._cfg.read_timeout_s
         try:
             async with asyncio.timeout(limit_s):
                 return await self._robots_exchange(url, tier)

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class EngineSettings(BaseSettings):
     """Limits, politeness and endpoints of the download engine."""
 
-    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="forbid", frozen=True)
 
     doi_resolver: str = "https://doi.org/"
     wayback_availability_url: str = "https://archive.org/wayback/available"
@@ -23,7 +23,8 @@ class EngineSettings(BaseSettings):
     http2: bool = False
     user_agent: str = "docfetch/0.1 (+mailto:docfetch-ops@example.org)"
     job_deadline_s: float = Field(default=120.0, gt=0)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    # The HTTP connect timeout; DOCFETCH_CONNECT_TIMEOUT_S is the Kafka one (schemas.settings).
+    http_connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=30.0, gt=0)
     max_hops: int = Field(default=20, ge=1)
     max_redirects: int = Field(default=8, ge=0)
@@ -48,3 +49,8 @@ class EngineSettings(BaseSettings):
     host_overrides_path: Path | None = None
     # Web-archive lookups per job (one per failed candidate, in order).
     wayback_max_lookups: int = Field(default=3, ge=0)
+
+    @property
+    def connect_timeout_s(self) -> float:
+        """The name consumer/fetch/http.py reads (until its transport is replaced)."""
+        return self.http_connect_timeout_s

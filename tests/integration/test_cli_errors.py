@@ -158,6 +158,17 @@ def test_bad_consumer_setting(tmp_path: Path) -> None:
     one_line(done, EXIT_SETTINGS, "concurrency")
 
 
+@pytest.mark.parametrize("module", ["consumer", "producer"])
+def test_mistyped_setting_refuses_to_start(module: str, tmp_path: Path) -> None:
+    env = {"DOCFETCH_CONCURENCY": "3", "DOCFETCH_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}"}
+    argv = ["run", "--store", str(tmp_path)] if module == "consumer" else ["status"]
+    line = one_line(run_cli(module, *argv, env=env), EXIT_SETTINGS)
+    assert line == (
+        f"docfetch-{module}: error: unknown setting DOCFETCH_CONCURENCY (did you mean "
+        "DOCFETCH_CONCURRENCY?): docfetch reads no such variable (docs/OPERATIONS.md, Settings)"
+    )
+
+
 def test_missing_host_overrides_file(tmp_path: Path) -> None:
     env = {
         "DOCFETCH_HOST_OVERRIDES_PATH": str(tmp_path / "nope.json"),
