@@ -21,7 +21,7 @@ PREFIX = "DOCFETCH_"
 
 # The fields of every settings model, as environment variables (tests/unit/test_environment.py keeps this
 # equal to them): schemas.settings.KafkaSettings, consumer.settings.ConsumerSettings with the engine's
-# consumer.fetch.settings.EngineSettings nested in it, and producer.seedfile.SeedFileSettings.
+# consumer.fetch.settings.EngineSettings nested in it, and producer.commands.seedfile.SeedFileSettings.
 SETTINGS = frozenset(
     {
         # KafkaSettings (both CLIs)

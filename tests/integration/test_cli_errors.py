@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from producer import topics
+from producer.commands import topics
 from schemas import KafkaSettings
 from schemas.errors import (
     EXIT_AUTHENTICATION,

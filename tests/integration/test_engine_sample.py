@@ -15,7 +15,7 @@ from consumer.outcome import FetchOutcome
 from consumer.storage import Store
 from originfarm import Farm
 from originfarm.sample import sample_lines
-from producer.openalex import job_from_work
+from producer.commands.openalex import job_from_work
 from schemas import Status, Tier
 from tests.integration.farm_fixtures import engine_settings, origin_farm
 

@@ -12,7 +12,7 @@ import pytest
 
 from consumer.fetch.settings import EngineSettings
 from consumer.settings import ConsumerSettings
-from producer.seedfile import SeedFileSettings
+from producer.commands.seedfile import SeedFileSettings
 from schemas.environment import KNOWN, SETTINGS, TOOLING, check_environment, setting_names, unknown_variables
 from schemas.errors import SettingsError
 from schemas.settings import KafkaSettings
