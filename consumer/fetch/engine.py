@@ -15,7 +15,7 @@ from consumer.fetch.safety import Resolver, Safety, system_resolver
 from consumer.fetch.settings import EngineSettings
 from consumer.outcome import FetchObserver, FetchOutcome, NullObserver
 from consumer.storage import Store
-from schemas import JobMessage, Status, Tier, Wanted
+from schemas import Finalized, JobMessage, Status, Tier, Wanted
 
 # A landing page may lead to another page (meta refresh, an interstitial) before the PDF; no deeper.
 MAX_PAGE_DEPTH = 3
@@ -183,11 +183,9 @@ class Engine:
         return FetchOutcome(
             status=Status.SUCCESS,
             hops=tuple(run.hops),
-            sha256=got.ref.sha256,
-            size=got.ref.size,
-            mimetype=got.mimetype,
-            final_url=got.url,
-            tier=tier,
+            finalized=Finalized(
+                sha256=got.ref.sha256, size=got.ref.size, mimetype=got.mimetype, final_url=got.url, tier=tier
+            ),
         )
 
 
