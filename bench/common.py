@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from producer import topics
+from producer.commands import topics
 from schemas import Candidate, JobMessage, KafkaSettings, Tier, encode, job_id_for_work
 
 REPO = Path(__file__).resolve().parents[1]

@@ -101,7 +101,7 @@ async def _many_hosts() -> str:
 
 
 def _seed_line() -> str:
-    from producer.mapping import outcome_batches
+    from producer.commands.jobmapping import outcome_batches
 
     with tempfile.TemporaryDirectory() as root:
         seed = Path(root) / "huge.txt"

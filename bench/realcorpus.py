@@ -25,16 +25,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from consumer.errors import FetchFailed
 from consumer.fetch import tiers
 from consumer.fetch.download import Page
 from consumer.fetch.engine import classify_page
-from consumer.fetch.errors import FetchFailed
 from consumer.fetch.landing import Link
 from consumer.fetch.robots import RobotsCache
 from consumer.fetch.settings import EngineSettings
 from consumer.fetch.validate import has_pdf_eof, is_pdf_head, looks_like_html
+from producer.commands.openalex import job_from_work
 from producer.errors import RejectedLine
-from producer.openalex import job_from_work
 from schemas import InvalidURL, Status, Tier, canonical_url, full_canonical_url
 from schemas.doi import bare_doi
 

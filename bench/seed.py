@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from producer import topics  # noqa: E402
-from producer.mapping import outcome_batches  # noqa: E402
-from producer.sender import LINGER_MS, MAX_BATCH_BYTES  # noqa: E402
+from producer.commands import topics  # noqa: E402
+from producer.commands.jobmapping import outcome_batches  # noqa: E402
+from producer.commands.jobsender import LINGER_MS, MAX_BATCH_BYTES  # noqa: E402
 from schemas import KafkaSettings  # noqa: E402
 
 PARTITIONS = 6

@@ -15,7 +15,6 @@ import traceback
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from consumer import joblog
@@ -28,6 +27,7 @@ from consumer.outcome import Fetcher
 from consumer.settings import ConsumerSettings, Guarantee, consumer_settings
 from consumer.storage import Store
 from schemas import SchemaError
+from schemas.environment import check_environment
 from schemas.kafka import expected_error
 from schemas.settings import add_kafka_flags, kafka_settings
 from schemas.version import package_version
@@ -61,7 +61,7 @@ def settings_help(model: type[BaseSettings], *, skip: frozenset[str] = frozenset
 
 
 def run_epilog() -> str:
-    flagged = frozenset(RUN_FLAGS.values())
+    flagged = frozenset({*RUN_FLAGS.values(), "engine"})
     return "\n".join(
         ["consumer settings without a flag (environment, prefix DOCFETCH_):",
          *settings_help(ConsumerSettings, skip=flagged),
@@ -117,28 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def engine_settings() -> EngineSettings:
-    """The download engine's settings, read once from the environment; ConfigError saying what to fix."""
-    try:
-        engine_cfg = EngineSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "".join(f"DOCFETCH_{str(part).upper()}: " for part in first["loc"][:1])
-        raise ConfigError(
-            f"invalid engine setting: {where}{first['msg'].removeprefix('Value error, ')}"
-        ) from None
+def check_engine(engine_cfg: EngineSettings) -> None:
+    """What the engine's settings name must be usable before the start; ConfigError saying what to fix."""
     if engine_cfg.host_overrides_path is not None:
         _check_overrides(engine_cfg.host_overrides_path)
     check_contact(engine_cfg)
-    return engine_cfg
 
 
-def default_fetchers(cfg: ConsumerSettings, engine_cfg: EngineSettings) -> FetcherFactory:
+def default_fetchers(cfg: ConsumerSettings) -> FetcherFactory:
     """The download engine over the artifact store."""
 
     def make(metrics: Metrics) -> AbstractAsyncContextManager[Fetcher]:
-        store = Store(cfg.store, max_bytes=engine_cfg.max_bytes)
-        return Engine(settings=engine_cfg, store=store, observer=metrics)
+        store = Store(cfg.store, max_bytes=cfg.engine.max_bytes)
+        return Engine(settings=cfg.engine, store=store, observer=metrics)
 
     return make
 
@@ -182,15 +173,15 @@ async def _main(args: argparse.Namespace) -> int:
     cfg = consumer_settings(
         {f: getattr(args, d) for d, f in RUN_FLAGS.items() if getattr(args, d) is not None}
     )
-    engine_cfg = engine_settings()
+    check_engine(cfg.engine)
     check_store_writable(cfg.store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, functools.partial(_stopping, stop, sig))
-    swept = Store(cfg.store, max_bytes=engine_cfg.max_bytes).sweep_temps(older_than_s=cfg.temp_grace_s)
+    swept = Store(cfg.store, max_bytes=cfg.engine.max_bytes).sweep_temps(older_than_s=cfg.temp_grace_s)
     logging.getLogger("docfetch.consumer").info("event=store_swept store=%s stale_temps=%d", cfg.store, swept)
-    return await run(kafka, cfg, default_fetchers(cfg, engine_cfg), stop=stop)
+    return await run(kafka, cfg, default_fetchers(cfg), stop=stop)
 
 
 def _stopping(stop: asyncio.Event, sig: signal.Signals) -> None:
@@ -202,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     joblog.configure(args.log_format)  # one line per job; none per HTTP request
     try:
+        check_environment()
         return asyncio.run(_main(args))
     except Exception as exc:
         error = expected_error(exc, (ConsumerError, SchemaError))

@@ -15,7 +15,7 @@ from consumer.metrics import Metrics
 from consumer.outcome import Fetcher, FetchOutcome
 from consumer.records import OutRecord
 from consumer.statestore import StateStore
-from schemas import JobMessage, State, StateRecord, Status, check_transition
+from schemas import Finalized, JobMessage, State, StateRecord, Status, check_transition
 from schemas.codec import encode_state
 from schemas.lifecycle import needs_work, supersedes
 
@@ -73,6 +73,7 @@ def state_record(
     """PLANNED when `outcome` is None, else FINALIZED or FAILED from the outcome."""
     state = State.PLANNED if outcome is None else State.FINALIZED if outcome.ok else State.FAILED
     found = outcome or FetchOutcome(status=Status.SUCCESS)
+    stored = found.finalized if outcome is not None and outcome.ok and found.finalized else Finalized()
     return StateRecord(
         job_id=job.job_id,
         work_id=job.work_id,
@@ -84,13 +85,9 @@ def state_record(
         source_partition=at.partition,
         source_offset=at.offset,
         ts_ms=int(time.time() * 1000),
-        sha256=found.sha256 if outcome is not None and outcome.ok else None,
-        size=found.size if outcome is not None and outcome.ok else None,
-        mimetype=found.mimetype,
-        final_url=found.final_url,
-        tier=found.tier,
         hops=found.hops,
         detail=found.detail,
+        **dict(stored),
     )
 
 

@@ -5,20 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from schemas import Hop, JobMessage, Status, Tier
+from schemas import Finalized, Hop, JobMessage, Status, Tier
 
 
 @dataclass(frozen=True, slots=True)
 class FetchOutcome:
-    """What one job's fetch produced. `ok` means an artifact is stored under `sha256`."""
+    """What one job's fetch produced. `ok`: an artifact is stored, `finalized` says which (the FINALIZED
+    fields of the job's state record)."""
 
     status: Status
     hops: tuple[Hop, ...] = ()
-    sha256: str | None = None
-    size: int | None = None
-    mimetype: str | None = None
-    final_url: str | None = None
-    tier: Tier | None = None
+    finalized: Finalized | None = None
     detail: str | None = None
 
     @property

@@ -18,6 +18,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from aiokafka.structs import RecordMetadata
 
+from consumer.errors import Rejected as Rejected  # committer and keeper import it from here
 from consumer.records import OutRecord
 from schemas import KafkaSettings, PoisonMessage, State, Status, decode_state, encode
 from schemas.kafka import admin_client
@@ -52,18 +53,6 @@ def size_options(limit_bytes: int) -> dict[str, int]:
     return {"max_request_size": usable, "max_batch_size": min(DEFAULT_BATCH_BYTES, usable)}
 
 
-class Rejected(Exception):
-    """One or more sends of a flush failed: index in the batch -> the error."""
-
-    def __init__(self, errors: dict[int, BaseException]) -> None:
-        super().__init__(f"{len(errors)} record(s) not written: {next(iter(errors.values()))!r}")
-        self.errors = errors
-
-    @property
-    def too_large_only(self) -> bool:
-        return all(isinstance(e, TOO_LARGE) for e in self.errors.values())
-
-
 async def send_acknowledged(
     producer: AIOKafkaProducer, records: list[OutRecord], state_topic: str, *, one_by_one: bool
 ) -> int | None:
@@ -85,7 +74,7 @@ async def send_acknowledged(
     results = await asyncio.gather(*futures, return_exceptions=True)
     errors |= {i: res for i, res in enumerate(results) if isinstance(res, BaseException)}
     if errors:
-        raise Rejected(errors)
+        raise Rejected(errors, too_large_only=all(isinstance(e, TOO_LARGE) for e in errors.values()))
     written = zip(records, results, strict=True)
     offsets = [m.offset for r, m in written if r.topic == state_topic and isinstance(m, RecordMetadata)]
     return max(offsets) + 1 if offsets else None

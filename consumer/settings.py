@@ -9,6 +9,8 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumer.errors import ConfigError
+from consumer.fetch.settings import EngineSettings
+from schemas.settings import first_problem
 
 
 class Guarantee(StrEnum):
@@ -17,9 +19,10 @@ class Guarantee(StrEnum):
 
 
 class ConsumerSettings(BaseSettings):
-    """How one consumer process runs; the Kafka part is `schemas.KafkaSettings`."""
+    """How one consumer process runs, its download engine's settings nested (same DOCFETCH_ names, read
+    from the environment by EngineSettings itself); the Kafka part is `schemas.KafkaSettings`."""
 
-    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="forbid", frozen=True)
 
     store: Path = Path("store")
     concurrency: int = Field(default=16, ge=1, le=10_000)
@@ -46,6 +49,7 @@ class ConsumerSettings(BaseSettings):
     stall_timeout_s: float = Field(default=300.0, gt=0)
     # /healthz fails when the consumer has held no partition for this long.
     out_of_group_s: float = Field(default=120.0, gt=0)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
 
     # --- timeouts derived from the session timeout (DESIGN §4): a flush or an acquisition that outlasts it
     # would hold a partition the group may already have given away.
@@ -79,6 +83,4 @@ def consumer_settings(overrides: dict[str, object]) -> ConsumerSettings:
     try:
         return ConsumerSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid setting {where} (DOCFETCH_{where.upper()}): {first['msg']}") from None
+        raise ConfigError(first_problem(exc, whole="consumer settings")) from None

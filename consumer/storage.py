@@ -20,24 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from consumer.errors import StorageError, TooLarge
 from schemas.artifacts import object_path, sidecar_bytes, sidecar_path, sniff_mimetype
 
 # Small chunks are written inline; larger buffers go to a thread so a slow disk never stalls the loop.
 INLINE_WRITE_BYTES = 64 * 1024
 TEMP_PREFIX = ".tmp-"
 SNIFF_BYTES = 16  # enough for every magic number sniff_mimetype knows
-
-
-class StorageError(Exception):
-    """The store cannot take an artifact (disk full, quota, I/O error); a later attempt may succeed."""
-
-    retryable = True
-
-
-class TooLarge(Exception):
-    """The artifact exceeds max_bytes. Not retryable: the same URL gives the same body."""
-
-    retryable = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,17 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from producer import audit, export, hosts, inspection, requeue, seed, status, topicscmd
+from producer.commands import audit, export, hosts, inspection, requeue, seed, status, topics
 from producer.errors import ProducerError
 from schemas import SchemaError
+from schemas.environment import check_environment
 from schemas.kafka import expected_error
 from schemas.version import package_version
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 # Each command module exposes `register(subparsers)`, which adds its parser and sets `handler`.
-COMMANDS = (topicscmd, seed, status, inspection, requeue, export, hosts, audit)
+COMMANDS = (topics, seed, status, inspection, requeue, export, hosts, audit)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="docfetch-producer: %(message)s")
     logging.getLogger("docfetch").setLevel(logging.INFO)
     try:
+        check_environment()
         return asyncio.run(handler(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -1,4 +1,15 @@
-"""The error tree of the producer package."""
+"""The error tree of the producer package:
+
+    ProducerError                    exit_code: what `docfetch-producer` exits with when it ends the command
+    ├── ConfigError                  a setting or flag is invalid (exit 2)
+    ├── InputError                   a seed file cannot be read at all (exit 2)
+    ├── RejectedLine                 one seed line that cannot become a job (counted, never ends a run)
+    ├── SendError                    Kafka did not acknowledge some job messages (exit 1; re-running is safe)
+    └── NotFound                     an operator asked about a job the topics do not know (exit 1)
+
+Errors of the contracts (schemas.errors.SchemaError: settings, cluster, topology) are the other tree the
+producer's commands report.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +17,6 @@ from __future__ import annotations
 class ProducerError(Exception):
     """Base of every error the producer CLI reports; the message says what to fix."""
 
-    retryable = False
     exit_code = 1
 
 
@@ -33,8 +43,6 @@ class RejectedLine(ProducerError):
 
 class SendError(ProducerError):
     """Kafka did not acknowledge some job messages; a re-run of the same input is safe."""
-
-    retryable = True
 
 
 class NotFound(ProducerError):

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from schemas.errors import PoisonMessage, SchemaError
+from schemas.errors import PoisonMessage, RecordTooLarge
 from schemas.messages import SCHEMA_VERSION, JobMessage, StateRecord
 from schemas.topics import MAX_STATE_RECORD_BYTES
 
@@ -19,10 +19,6 @@ SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
 def encode(model: BaseModel) -> bytes:
     """Compact JSON with the wire names (``schema`` for the version)."""
     return orjson.dumps(model.model_dump(mode="json", by_alias=True))
-
-
-class RecordTooLarge(SchemaError):
-    """A state record above the bound even without hops and detail (its job's own fields are too long)."""
 
 
 def encode_state(record: StateRecord, *, max_bytes: int = MAX_STATE_RECORD_BYTES) -> bytes:

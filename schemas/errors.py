@@ -1,4 +1,21 @@
-"""The error tree of the contracts package."""
+"""The error tree of the contracts package:
+
+    SchemaError                      exit_code: what a command exits with when this error ends it
+    ├── PoisonMessage                bytes that can never become a valid message (to the DLQ)
+    ├── InvalidURL                   a URL that cannot be canonicalised
+    ├── IllegalTransition            a state change the transition table does not allow
+    ├── RecordTooLarge               a state record above the bound even without hops and detail
+    ├── SettingsError                a setting or flag is invalid (exit 2)
+    └── ClusterError                 the cluster or its topics are not as docfetch needs them (exit 3)
+        ├── TopologyError            topics missing, not co-partitioned, state topic not compacted (exit 3)
+        ├── BrokerUnreachable        nothing listens, or the host does not resolve (exit 4)
+        ├── BrokerNoAnswer           an address that does not answer as a broker would (exit 5)
+        ├── AuthenticationFailed     SASL refused (exit 6)
+        ├── TLSFailed                the TLS handshake failed (exit 7)
+        └── ReadStalled              reading a topic to its end made no progress (exit 1)
+
+The exit codes are the EXIT_* constants below (docs/OPERATIONS.md, "Exit codes").
+"""
 
 from __future__ import annotations
 
@@ -6,7 +23,6 @@ from __future__ import annotations
 class SchemaError(Exception):
     """Base of every error raised by `schemas`."""
 
-    retryable = False
     exit_code = 1  # what a command exits with when this error ends it
 
 
@@ -28,6 +44,10 @@ class InvalidURL(SchemaError):
 
 class IllegalTransition(SchemaError):
     """A state change the transition table does not allow."""
+
+
+class RecordTooLarge(SchemaError):
+    """A state record above the bound even without hops and detail (its job's own fields are too long)."""
 
 
 # Exit codes of both CLIs (documented in docs/OPERATIONS.md, "Exit codes"); each names one kind of fix.
@@ -81,7 +101,6 @@ class TLSFailed(ClusterError):
 class ReadStalled(ClusterError):
     """Reading a topic to its end made no progress (the broker lost data or stopped answering)."""
 
-    retryable = True
     exit_code = EXIT_FAILED
 
 

@@ -168,8 +168,21 @@ def _host_of(url: str) -> str:
         return url
 
 
-class StateRecord(_Frozen):
-    """One state of one job attempt on the compacted state topic, keyed by `job_id`."""
+class Finalized(_Frozen):
+    """The FINALIZED fields: the artifact a successful fetch stored and where it came from. The fetch
+    outcome carries one (consumer.outcome.FetchOutcome.finalized); a state record has these fields, flat on
+    the wire (StateRecord). A new one is declared here and filled where the engine stores the artifact."""
+
+    sha256: str | None = Field(default=None, pattern=SHA256_HEX)
+    size: int | None = Field(default=None, ge=0)
+    mimetype: Annotated[str | None, _clipped(MAX_LABEL_CHARS)] = None
+    final_url: Annotated[str | None, _clipped(MAX_RECORD_URL_CHARS)] = None
+    tier: Tier | None = None
+
+
+class _RecordHead(_Frozen):
+    """Which job attempt a state record is about, its state, and who wrote it. `state`, `status` and
+    `attempt` stay adjacent, in this order: the restore fast path (codec.peek_state_attempt) reads them so."""
 
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schema")
     job_id: str = Field(pattern=SHA256_HEX)
@@ -182,14 +195,19 @@ class StateRecord(_Frozen):
     source_partition: int = Field(ge=0)
     source_offset: int = Field(ge=0)
     ts_ms: int = Field(ge=0)
-    sha256: str | None = Field(default=None, pattern=SHA256_HEX)
-    size: int | None = Field(default=None, ge=0)
-    mimetype: Annotated[str | None, _clipped(MAX_LABEL_CHARS)] = None
-    final_url: Annotated[str | None, _clipped(MAX_RECORD_URL_CHARS)] = None
-    tier: Tier | None = None
+
+
+class _RecordTrail(_Frozen):
+    """How the attempt went: the requests made and what went wrong."""
+
     hops: tuple[Hop, ...] = ()
     hops_dropped: int = Field(default=0, ge=0)  # hops left out between the first and the last ones kept
     detail: Annotated[str | None, _clipped(MAX_DETAIL_CHARS)] = None
+
+
+# pydantic puts the fields of the last base first: on the wire a record is head, finalized, trail.
+class StateRecord(_RecordTrail, Finalized, _RecordHead):
+    """One state of one job attempt on the compacted state topic, keyed by `job_id`."""
 
     model_config = ConfigDict(populate_by_name=True)
 

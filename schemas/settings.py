@@ -38,7 +38,7 @@ SECRET_FILES = {"sasl_password_file": "sasl_password", "ssl_key_password_file": 
 class KafkaSettings(BaseSettings):
     """Where the cluster is, how to reach it securely, and which topics and group docfetch uses."""
 
-    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="forbid", frozen=True)
 
     bootstrap_servers: str = Field(default=DEFAULT_BOOTSTRAP, min_length=1)
     jobs_topic: str = Field(default=DEFAULT_JOBS_TOPIC, min_length=1)
@@ -228,7 +228,7 @@ def kafka_settings(args: argparse.Namespace) -> KafkaSettings:
     try:
         settings = KafkaSettings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_first_problem(exc)) from None
+        raise SettingsError(first_problem(exc)) from None
     if "bootstrap_servers" not in settings.model_fields_set:
         log.info("no --bootstrap or DOCFETCH_BOOTSTRAP_SERVERS given: trying %s", settings.bootstrap_servers)
     if settings.security_protocol in TLS_PROTOCOLS:
@@ -236,10 +236,12 @@ def kafka_settings(args: argparse.Namespace) -> KafkaSettings:
     return settings
 
 
-def _first_problem(exc: ValidationError) -> str:
+def first_problem(exc: ValidationError, *, whole: str = "Kafka settings") -> str:
+    """One line naming the first bad setting and its variable (a check across fields names `whole`)."""
     first = exc.errors()[0]
     msg = str(first["msg"]).removeprefix("Value error, ")
-    if not first["loc"]:
-        return f"invalid Kafka settings: {msg}"
-    where = ".".join(str(p) for p in first["loc"])
+    fields = [str(p) for p in first["loc"] if p != "engine"]  # the engine's settings nest in the consumer's
+    if not fields:
+        return f"invalid {whole}: {msg}"
+    where = ".".join(fields)
     return f"invalid setting {where} (DOCFETCH_{where.upper()}): {msg}"

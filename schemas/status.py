@@ -90,3 +90,16 @@ def check_transition(prev_state: State | None, prev_attempt: int, new_state: Sta
         raise IllegalTransition(
             f"{prev_state} -> {new_state} keeps the attempt {prev_attempt}, got {new_attempt}"
         )
+
+
+def status_for_http(code: int) -> Status:
+    """The status of a final non-2xx HTTP response."""
+    if code in (404, 410):
+        return Status.NOT_FOUND
+    if code in (401, 403):
+        return Status.FORBIDDEN
+    if code == 429:
+        return Status.RATE_LIMITED
+    if code >= 500:
+        return Status.REMOTE_SERVER_ERROR
+    return Status.TERMINAL_BAD_STATUS

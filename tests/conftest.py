@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
-from producer import topics
+from producer.commands import topics
 from schemas import KafkaSettings
 from tests.kafka_harness import Broker, start_broker
 

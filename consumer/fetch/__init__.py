@@ -1,7 +1,6 @@
 """The download engine: fallback tiers, politeness, validation, content-addressed storage."""
 
 from consumer.fetch.engine import Engine
-from consumer.fetch.errors import FetchFailed, StoreFull
 from consumer.fetch.settings import EngineSettings
 
-__all__ = ["Engine", "EngineSettings", "FetchFailed", "StoreFull"]
+__all__ = ["Engine", "EngineSettings"]

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from consumer.errors import FetchFailed, StorageError, StoreFull, TooLarge
 from consumer.fetch import http
-from consumer.fetch.errors import FetchFailed, StoreFull, status_for_http
 from consumer.fetch.politeness import HostGate, Politeness
 from consumer.fetch.robots import RobotsCache
 from consumer.fetch.run import ACTIVE_RUN, JOB_WANTED, JobRun, spend_robots
@@ -25,9 +25,10 @@ from consumer.fetch.validate import (
     looks_like_xml,
 )
 from consumer.outcome import FetchObserver
-from consumer.storage import ObjectRef, StorageError, Store, TooLarge
+from consumer.storage import ObjectRef, Store
 from schemas import Status, Tier, Wanted
 from schemas.messages import MAX_URL_CHARS
+from schemas.status import status_for_http
 
 CHUNK_BYTES = 64 * 1024
 TRANSIENT = frozenset({Status.CONNECT_ERROR, Status.TIMEOUT, Status.RATE_LIMITED, Status.REMOTE_SERVER_ERROR})
@@ -219,7 +220,7 @@ class Downloader:
         """One robots.txt fetch, paid from the active job, within connect + read timeout in all (a
         dribbling robots.txt never trips the per-read timeout and would hold its origin's lock)."""
         spend_robots()
-        limit_s = self._cfg.connect_timeout_s + self._cfg.read_timeout_s
+        limit_s = self._cfg.http_connect_timeout_s + self._cfg.read_timeout_s
         try:
             async with asyncio.timeout(limit_s):
                 return await self._robots_exchange(url, tier)

@@ -6,16 +6,16 @@ import asyncio
 import time
 from types import TracebackType
 
+from consumer.errors import FetchFailed, StorageError, StoreFull, TooLarge
 from consumer.fetch import http, landing, tiers, validate, wayback
 from consumer.fetch.download import Artifact, Downloader, Page
-from consumer.fetch.errors import FetchFailed, StoreFull
 from consumer.fetch.politeness import JOB_DEADLINE_AT, HostPolicy, Politeness, load_overrides
 from consumer.fetch.run import JOB_WANTED, JobRun
 from consumer.fetch.safety import Resolver, Safety, system_resolver
 from consumer.fetch.settings import EngineSettings
 from consumer.outcome import FetchObserver, FetchOutcome, NullObserver
-from consumer.storage import StorageError, Store, TooLarge
-from schemas import JobMessage, Status, Tier, Wanted
+from consumer.storage import Store
+from schemas import Finalized, JobMessage, Status, Tier, Wanted
 
 # A landing page may lead to another page (meta refresh, an interstitial) before the PDF; no deeper.
 MAX_PAGE_DEPTH = 3
@@ -184,11 +184,9 @@ class Engine:
         return FetchOutcome(
             status=Status.SUCCESS,
             hops=tuple(run.hops),
-            sha256=got.ref.sha256,
-            size=got.ref.size,
-            mimetype=got.mimetype,
-            final_url=got.url,
-            tier=tier,
+            finalized=Finalized(
+                sha256=got.ref.sha256, size=got.ref.size, mimetype=got.mimetype, final_url=got.url, tier=tier
+            ),
         )
 
 

@@ -98,7 +98,7 @@ def make_client(
     """Redirects are followed by the engine (each hop is checked and recorded), never by the client.
     `hook` sees every address before a socket connects to it (tests refuse non-loopback there)."""
     timeout = httpx.Timeout(
-        settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.job_deadline_s
+        settings.read_timeout_s, connect=settings.http_connect_timeout_s, pool=settings.job_deadline_s
     )
     return httpx.AsyncClient(
         timeout=timeout,

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from consumer.fetch.errors import FetchFailed
+from consumer.errors import FetchFailed
 from schemas import Status
 
 # When the running job must be done (time.monotonic()); the engine sets it per job. A request to a host

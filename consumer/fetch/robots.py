@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from consumer.fetch.errors import FetchFailed
+from consumer.errors import FetchFailed
 from schemas import Status, Tier
 
 # Fetches a robots.txt URL for a request of a tier: (HTTP status, body). Raises FetchFailed on failure.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from dataclasses import dataclass, field
 
-from consumer.fetch.errors import FetchFailed
+from consumer.errors import FetchFailed
 from consumer.outcome import FetchOutcome
 from schemas import Hop, Status, Tier, Wanted
 

@@ -13,7 +13,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from consumer.fetch.errors import FetchFailed
+from consumer.errors import FetchFailed
 from consumer.fetch.run import spend_lookup
 from schemas import Status
 

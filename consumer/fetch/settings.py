@@ -19,7 +19,7 @@ class HttpTransport(enum.StrEnum):
 class EngineSettings(BaseSettings):
     """Limits, politeness and endpoints of the download engine."""
 
-    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="forbid", frozen=True)
 
     doi_resolver: str = "https://doi.org/"
     wayback_availability_url: str = "https://archive.org/wayback/available"
@@ -33,7 +33,8 @@ class EngineSettings(BaseSettings):
     http2: bool = False
     user_agent: str = "docfetch/0.1 (+mailto:docfetch-ops@example.org)"
     job_deadline_s: float = Field(default=120.0, gt=0)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    # The HTTP connect timeout; DOCFETCH_CONNECT_TIMEOUT_S is the Kafka one (schemas.settings).
+    http_connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=30.0, gt=0)
     max_hops: int = Field(default=20, ge=1)
     max_redirects: int = Field(default=8, ge=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from producer import topics
+from producer.commands import topics
 from schemas import KafkaSettings, TopologyError
 from tests.faults.harness import Cluster, ProcessPool, TcpProxy
 from tests.faults.harness.waiting import poll_until

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from producer.audit import AuditReport
+from producer.commands.audit import AuditReport
 from schemas import JobMessage, KafkaSettings
 from tests.faults.harness import ConsumerOptions, ProcessPool
 from tests.faults.harness.origin import Origin

@@ -16,7 +16,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 
 from originfarm import Farm
-from producer import audit
+from producer.commands import audit
 from producer.statereader import read_state
 from schemas import Candidate, JobMessage, KafkaSettings, Tier, encode, job_id_for_work
 from tests.faults.harness import ConsumerOptions, ProcessPool

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from producer.audit import committed_offsets, evaluate, read_topics
+from producer.commands.audit import committed_offsets, evaluate, read_topics
 from schemas import Candidate, JobMessage, KafkaSettings, State, Tier, encode, job_id
 from schemas.kafka import partitions_of
 from tests.faults.harness.process import ConsumerOptions

@@ -33,7 +33,7 @@ def engine_settings(farm: Farm, **overrides: object) -> EngineSettings:
         "retry_backoff_s": 0.02,
         "retry_after_cap_s": 0.5,
         "read_timeout_s": 0.5,
-        "connect_timeout_s": 1.0,
+        "http_connect_timeout_s": 1.0,
         "job_deadline_s": 10.0,
         "crawl_delay_cap_s": 1.0,
     }

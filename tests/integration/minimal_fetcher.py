@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from consumer.errors import StorageError, TooLarge
 from consumer.outcome import FetchObserver, FetchOutcome
-from consumer.storage import StorageError, Store, TooLarge
-from schemas import Hop, JobMessage, Status
+from consumer.storage import Store
+from schemas import Finalized, Hop, JobMessage, Status
 
 CHUNK_BYTES = 64 * 1024
 _BY_CODE = {403: Status.FORBIDDEN, 404: Status.NOT_FOUND, 410: Status.NOT_FOUND, 429: Status.RATE_LIMITED}
@@ -59,8 +60,8 @@ class MinimalFetcher:
             ref = await writer.commit()
         mimetype = response.headers.get("content-type", "application/octet-stream").split(";")[0]
         return FetchOutcome(
-            status=Status.SUCCESS, hops=(hop,), sha256=ref.sha256, size=ref.size,
-            mimetype=mimetype, final_url=str(response.url), tier=hop.tier,
+            status=Status.SUCCESS, hops=(hop,), finalized=Finalized(sha256=ref.sha256, size=ref.size,
+            mimetype=mimetype, final_url=str(response.url), tier=hop.tier),
         )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from producer import audit
+from producer.commands import audit
 from schemas import KafkaSettings, State, StateRecord, Status
 from schemas.kafka import partitions_of
 from schemas.topics import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC

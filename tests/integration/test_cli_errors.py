@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from producer import topics
+from producer.commands import topics
 from schemas import KafkaSettings
 from schemas.errors import (
     EXIT_AUTHENTICATION,
@@ -162,6 +162,17 @@ def test_http2_on_the_aiohttp_transport_is_refused(tmp_path: Path) -> None:
     env = {"DOCFETCH_HTTP2": "true", "DOCFETCH_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}"}
     done = run_cli("consumer", "run", "--store", str(tmp_path), env=env)
     one_line(done, EXIT_SETTINGS, "DOCFETCH_HTTP2=true needs DOCFETCH_HTTP_TRANSPORT=httpcore")
+
+
+@pytest.mark.parametrize("module", ["consumer", "producer"])
+def test_mistyped_setting_refuses_to_start(module: str, tmp_path: Path) -> None:
+    env = {"DOCFETCH_CONCURENCY": "3", "DOCFETCH_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}"}
+    argv = ["run", "--store", str(tmp_path)] if module == "consumer" else ["status"]
+    line = one_line(run_cli(module, *argv, env=env), EXIT_SETTINGS)
+    assert line == (
+        f"docfetch-{module}: error: unknown setting DOCFETCH_CONCURENCY (did you mean "
+        "DOCFETCH_CONCURRENCY?): docfetch reads no such variable (docs/OPERATIONS.md, Settings)"
+    )
 
 
 def test_missing_host_overrides_file(tmp_path: Path) -> None:

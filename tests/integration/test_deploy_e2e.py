@@ -242,11 +242,10 @@ async def test_stalled_partition_fails_healthz_and_fires_the_stuck_alert(
         assert (
             await run_cli(settings, "seed", str(tmp_path / "works.csv"), "--format", "urls", "--quiet") == 0
         )
-        # The stalled response must outlast the test: minimal fetcher and engine timeouts raised.
+        # The stalled response must outlast the test: the engine's timeouts raised.
         stall = {
             "DOCFETCH_STALL_TIMEOUT_S": "5",
             "DOCFETCH_DRAIN_TIMEOUT_S": "1",
-            "DOCFETCH_FETCH_TIMEOUT_S": "300",
             "DOCFETCH_READ_TIMEOUT_S": "300",
             "DOCFETCH_JOB_DEADLINE_S": "300",
         }

@@ -46,9 +46,10 @@ async def test_full_disk_is_a_retryable_storage_error(origin_farm: Farm, small_d
     async with Engine(settings=settings, store=store) as engine:
         fits = await engine.fetch(small)
         full = await engine.fetch(big)
-    assert fits.ok and fits.sha256 is not None
+    stored = fits.finalized
+    assert fits.ok and stored is not None and stored.sha256 is not None
     assert full.status is Status.STORAGE_ERROR and full.status.retryable
-    assert full.sha256 is None and full.hops[-1].http_status == 200
+    assert full.finalized is None and full.hops[-1].http_status == 200
     # The object and its sidecar; no temp file, no partial object.
-    assert _files(small_disk) == [store.path_for(fits.sha256), sidecar_path(small_disk, fits.sha256)]
+    assert _files(small_disk) == [store.path_for(stored.sha256), sidecar_path(small_disk, stored.sha256)]
     assert origin_farm.stats.count("archive", "/robots.txt") == 0  # the job stopped: no fallback tiers

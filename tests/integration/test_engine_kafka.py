@@ -12,7 +12,7 @@ from consumer.metrics import Metrics
 from consumer.settings import ConsumerSettings
 from consumer.storage import Store
 from originfarm import Farm, make_pdf
-from producer.audit import read_topics
+from producer.commands.audit import read_topics
 from schemas import JobMessage, State, Status
 from tests.conftest import MakeTopics
 from tests.integration.consumer_harness import check_invariants, seed

@@ -14,7 +14,7 @@ from consumer.settings import ConsumerSettings
 from consumer.storage import Store
 from originfarm import Farm
 from originfarm.pages import jats_xml
-from producer.audit import read_topics
+from producer.commands.audit import read_topics
 from schemas import State, Status, Tier, Wanted
 from tests.conftest import MakeTopics
 from tests.integration.consumer_harness import check_invariants, seed

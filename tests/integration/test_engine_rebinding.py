@@ -85,7 +85,7 @@ def settings_for(port: int, **overrides: object) -> EngineSettings:
         "wayback_availability_url": f"http://localhost:{port}/wayback/available",
         "retry_attempts": 1,
         "read_timeout_s": 2.0,
-        "connect_timeout_s": 2.0,
+        "http_connect_timeout_s": 2.0,
         "job_deadline_s": 20.0,
         "host_min_interval_s": 0.0,
     }

@@ -15,7 +15,7 @@ from consumer.outcome import FetchOutcome
 from consumer.storage import Store
 from originfarm import Farm
 from originfarm.sample import sample_lines
-from producer.openalex import job_from_work
+from producer.commands.openalex import job_from_work
 from schemas import Status, Tier
 from tests.integration.farm_fixtures import engine_settings, origin_farm
 
@@ -71,10 +71,10 @@ async def test_every_sample_work_ends_as_designed(origin_farm: Farm, tmp_path: P
         if kind == "failure":
             assert outcome.status in FAILURE_STATUSES, (work["id"], outcome)
         else:
-            assert outcome.ok and outcome.tier in EXPECTED_HIT_TIERS[kind], (work["id"], outcome)
+            assert outcome.ok and outcome.finalized.tier in EXPECTED_HIT_TIERS[kind], (work["id"], outcome)
     assert set(kinds) == {*EXPECTED_HIT_TIERS, "failure"}
     hits = [o for o in outcomes if o.ok]
-    assert observer.bytes >= sum(o.size or 0 for o in hits)
+    assert observer.bytes >= sum(o.finalized.size or 0 for o in hits)
     assert observer.requests[(Tier.OA_PDF, "2xx")] > 0 and observer.requests[(Tier.ARCHIVE, "2xx")] > 0
 
 

@@ -216,13 +216,14 @@ async def test_scenario(case: Case, transport: str, origin_farm: Farm, tmp_path:
     assert tuple(hop.http_status for hop in outcome.hops) == case.hops + lookup, outcome.hops
     assert outcome.ok is (case.status is Status.SUCCESS)
     if not outcome.ok:
-        assert outcome.sha256 is None
+        assert outcome.finalized is None
         assert not (tmp_path / "sha256").exists()
         return
-    assert outcome.tier is case.tier
-    assert outcome.sha256 is not None
-    stored = _read(store.path_for(outcome.sha256))
-    assert hashlib.sha256(stored).hexdigest() == outcome.sha256 and outcome.size == len(stored)
+    found = outcome.finalized
+    assert found is not None and found.tier is case.tier
+    assert found.sha256 is not None
+    stored = _read(store.path_for(found.sha256))
+    assert hashlib.sha256(stored).hexdigest() == found.sha256 and found.size == len(stored)
     if case.body is not None:
         assert stored == make_pdf(*case.body)
-    assert outcome.final_url == outcome.hops[-1].url
+    assert found.final_url == outcome.hops[-1].url

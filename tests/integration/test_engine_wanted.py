@@ -43,20 +43,20 @@ async def test_an_xml_job_stores_xml(
     job = _wanting(make_job((tier, origin_farm.url(host, path))), Wanted.XML)
     outcome, _ = await _fetch(origin_farm, tmp_path, job)
     assert outcome.status is Status.SUCCESS, outcome
-    assert outcome.mimetype == "application/xml"
-    assert outcome.sha256 == hashlib.sha256(jats_xml("x1.xml")).hexdigest()
+    assert outcome.finalized.mimetype == "application/xml"
+    assert outcome.finalized.sha256 == hashlib.sha256(jats_xml("x1.xml")).hexdigest()
 
 
 async def test_an_xml_job_never_stores_a_pdf(origin_farm: Farm, tmp_path: Path) -> None:
     job = _wanting(make_job((Tier.OA_PDF, origin_farm.url("pdfs", "/pdf/20000/p"))), Wanted.XML)
     outcome, _ = await _fetch(origin_farm, tmp_path, job)
-    assert outcome.status is Status.WRONG_MIMETYPE and outcome.sha256 is None
+    assert outcome.status is Status.WRONG_MIMETYPE and outcome.finalized is None
 
 
 async def test_a_pdf_job_on_the_same_page_gets_the_pdf(origin_farm: Farm, tmp_path: Path) -> None:
     job = make_job((Tier.LANDING, origin_farm.url("publisher", "/article/formats/x2")))
     outcome, _ = await _fetch(origin_farm, tmp_path, job)
-    assert outcome.status is Status.SUCCESS and outcome.mimetype == "application/pdf"
+    assert outcome.status is Status.SUCCESS and outcome.finalized.mimetype == "application/pdf"
 
 
 async def test_an_html_job_stores_the_article_page(origin_farm: Farm, tmp_path: Path) -> None:
@@ -65,5 +65,5 @@ async def test_an_html_job_stores_the_article_page(origin_farm: Farm, tmp_path: 
         make_job((Tier.LANDING, url), (Tier.OA_PDF, origin_farm.url("pdfs", "/pdf/20000/h.pdf"))), Wanted.HTML
     )
     outcome, _ = await _fetch(origin_farm, tmp_path, job)
-    assert outcome.status is Status.SUCCESS and outcome.mimetype == "text/html"
+    assert outcome.status is Status.SUCCESS and outcome.finalized.mimetype == "text/html"
     assert [hop.url for hop in outcome.hops] == [url]  # the .pdf candidate is skipped

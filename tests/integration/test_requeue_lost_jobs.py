@@ -10,7 +10,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin.records_to_delete import RecordsToDelete
 
-from producer import audit
+from producer.commands import audit
 from producer.statereader import read_jobs, read_state
 from schemas import KafkaSettings, State, Status, job_id
 from schemas.kafka import admin_client

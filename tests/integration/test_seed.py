@@ -50,7 +50,7 @@ async def test_openalex_gz_with_duplicates(
     jobs, messages = await topic_jobs(settings)
     assert messages == 3
     job = jobs[job_id_for_work("W2")]
-    # pdf_urls in location order (primary_location, then locations[]), one rank: see producer/openalex.py
+    # pdf_urls in location order (primary_location, then locations[]), one rank: producer/commands/openalex
     assert [c.tier for c in job.candidates] == [Tier.OA_PDF, Tier.REPOSITORY, Tier.DOI, Tier.LANDING]
     assert "producer: sent=3 acked=3 failed=0" in out
 

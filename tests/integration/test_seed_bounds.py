@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producer.seedfile import EXCERPT_BYTES
+from producer.commands.seedfile import EXCERPT_BYTES
 from tests.conftest import MakeTopics
 from tests.integration.seedfix import run_cli, summary, topic_jobs
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from producer.seed import push_counters
-from producer.seeder import Tally
-from producer.sender import SendCounters
+from producer.commands.jobsender import SendCounters
+from producer.commands.seed import push_counters
+from producer.commands.seedloop import Tally
 
 
 class _Gateway(BaseHTTPRequestHandler):

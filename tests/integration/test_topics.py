@@ -8,14 +8,15 @@ import sys
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from producer import topics
+from producer.commands import topics
 from schemas import KafkaSettings, TopologyError
+from schemas.topology import check
 from tests.conftest import MakeTopics
 
 
 async def test_fresh_ensure_creates_co_partitioned_compacted_topics(make_topics: MakeTopics) -> None:
     settings = await make_topics(partitions=4)
-    topology = await topics.check(settings)
+    topology = await check(settings)
     assert topology.partitions == {settings.jobs_topic: 4, settings.state_topic: 4, settings.dlq_topic: 4}
     assert topology.state_cleanup_policy == "compact"
 
@@ -57,7 +58,7 @@ async def test_refuses_non_compacted_state_topic(kafka_settings: KafkaSettings) 
 async def test_missing_topic_adopts_existing_partition_count(kafka_settings: KafkaSettings) -> None:
     await _create(kafka_settings, NewTopic(kafka_settings.jobs_topic, 5, 1))
     await topics.ensure(kafka_settings, partitions=2, replication=1)
-    topology = await topics.check(kafka_settings)
+    topology = await check(kafka_settings)
     assert set(topology.partitions.values()) == {5}
 
 

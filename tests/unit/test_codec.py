@@ -194,6 +194,35 @@ def test_byte_level_peek_agrees_with_full_decode(record: StateRecord) -> None:
     assert peek_state_attempt(encode(record)) == (record.state.value, record.attempt)
 
 
+def full_record(state: State, status: Status | None) -> StateRecord:
+    """A real record with every field set (none left at its default)."""
+    sha256 = "ab" * 32
+    record = StateRecord(
+        schema_version=1, job_id=JOB_ID, work_id="W1", state=state, status=status, attempt=7,
+        owner="member-1", epoch=3, source_partition=2, source_offset=41, ts_ms=1_700_000_000_000,
+        sha256=sha256, size=12345, mimetype="application/pdf", final_url="https://a.example/x.pdf",
+        tier=Tier.REPOSITORY, hops=(Hop(url="https://a.example/x.pdf", tier=Tier.REPOSITORY, http_status=200,
+        note="ok"),), hops_dropped=1, detail="a detail",
+    )  # fmt: skip
+    assert record.model_fields_set == set(StateRecord.model_fields), "set the new field here too"
+    return record
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [(State.FINALIZED, Status.SUCCESS), (State.FAILED, Status.NOT_FOUND), (State.PLANNED, None)],
+)
+def test_restore_fast_paths_match_the_record_layout(state: State, status: Status | None) -> None:
+    """The restore fast paths (consumer.statestore) read bytes, not the model: a field placed between
+    state, status and attempt, or a renamed one, must fail here rather than silently turn them off."""
+    record = full_record(state, status)
+    raw = encode(record)
+    slow = decode_state(raw)
+    assert slow == record
+    assert peek_state_attempt(raw) == (slow.state.value, slow.attempt)
+    assert peek_state(raw) == (slow.job_id, slow.state.value, slow.attempt, slow.status)
+
+
 def test_byte_level_peek_ignores_lookalikes_inside_strings() -> None:
     trap = '"state":"FINALIZED","status":null,"attempt":99,'
     record = StateRecord(

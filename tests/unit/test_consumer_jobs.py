@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from consumer.errors import ConfigError
-from consumer.jobs import plan_attempt
+from consumer.jobs import Placed, plan_attempt, state_record
+from consumer.outcome import FetchOutcome
 from consumer.settings import Guarantee, consumer_settings
 from consumer.statestore import StateStore
-from schemas import Candidate, JobMessage, State, Tier, encode, job_id
+from schemas import Candidate, Finalized, Hop, JobMessage, State, Status, Tier, encode, job_id
 from tests.integration.statefix import record
 
 JOB_ID = job_id(work_id="W1", url=None)
@@ -58,3 +59,17 @@ def test_bad_setting_names_the_environment_variable() -> None:
     with pytest.raises(ConfigError, match="DOCFETCH_CONCURRENCY"):
         consumer_settings({"concurrency": 0})
     assert consumer_settings({"guarantee": "at-least-once"}).guarantee is Guarantee.AT_LEAST_ONCE
+
+
+def test_a_success_outcome_gives_its_finalized_fields_to_the_record() -> None:
+    finalized = Finalized(sha256="cd" * 32, size=9, mimetype="application/pdf",
+                          final_url="https://a.example/x.pdf", tier=Tier.OA_PDF)  # fmt: skip
+    assert finalized.model_fields_set == set(Finalized.model_fields), "set the new field here too"
+    hop = Hop(url="https://a.example/x.pdf", tier=Tier.OA_PDF, http_status=200)
+    outcome = FetchOutcome(status=Status.SUCCESS, hops=(hop,), finalized=finalized)
+    at = Placed(partition=0, offset=5, epoch=2, owner="member-1", sink=None, store=None)  # type: ignore[arg-type]
+    record = state_record(message(1), at, None, attempt=1, outcome=outcome)  # type: ignore[arg-type]
+    assert record.state is State.FINALIZED and record.hops == (hop,)
+    assert {name: getattr(record, name) for name in Finalized.model_fields} == dict(finalized)
+    failed = state_record(message(1), at, None, attempt=1, outcome=FetchOutcome(status=Status.TIMEOUT))  # type: ignore[arg-type]
+    assert failed.state is State.FAILED and {getattr(failed, n) for n in Finalized.model_fields} == {None}

@@ -7,13 +7,13 @@ import hashlib
 import orjson
 import pytest
 
-from consumer.fetch.errors import status_for_http
 from consumer.fetch.landing import meta_refresh, pdf_link, read_page
 from consumer.fetch.tiers import plan
 from consumer.fetch.validate import blocked_status, has_pdf_eof, is_pdf_head, looks_like_html
 from consumer.fetch.wayback import availability_url, raw_replay_url
 from schemas import Candidate, JobMessage, Status, Tier
 from schemas.doi import bare_doi
+from schemas.status import status_for_http
 
 BASE = "https://pub.example/article/1"
 

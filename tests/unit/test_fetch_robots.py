@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from consumer.fetch.errors import FetchFailed
+from consumer.errors import FetchFailed
 from consumer.fetch.robots import RobotsCache
 from schemas import Status, Tier
 

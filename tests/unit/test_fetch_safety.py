@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.fetch.errors import FetchFailed
+from consumer.errors import FetchFailed
 from consumer.fetch.safety import Safety
 from schemas import Status
 

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from consumer.fetch.errors import FetchFailed
+from consumer.errors import FetchFailed
 from consumer.fetch.safety import Safety, embedded_ipv4
 from schemas import Status
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from producer.hosts import SpaceSaving, add_record, host_of
-from producer.watch import Sample, progress_line, rate_per_s
+from producer.commands.hosts import SpaceSaving, add_record, host_of
+from producer.commands.statuswatch import Sample, progress_line, rate_per_s
 from schemas import Hop, State, Status, Tier, encode
 from tests.integration.statefix import record
 

@@ -8,10 +8,10 @@ import orjson
 import pytest
 
 from consumer.fetch.tiers import plan
+from producer.commands.jobmapping import map_openalex, map_urls, outcome
+from producer.commands.openalex import job_from_work
+from producer.commands.urllist import job_from_line
 from producer.errors import RejectedLine
-from producer.mapping import map_openalex, map_urls, outcome
-from producer.openalex import job_from_work
-from producer.urls import job_from_line
 from schemas import Tier, decode_job, job_id_for_url, job_id_for_work
 
 REPO = {"type": "repository", "display_name": "PubMed Central"}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from producer.commands.inspection import artifact_path
+from producer.commands.requeue import Selection, plan, selected_statuses
+from producer.commands.status import summarize
 from producer.errors import ConfigError
-from producer.inspection import artifact_path
 from producer.jobview import format_age, is_pending, parse_duration_s
-from producer.requeue import Selection, plan, selected_statuses
 from producer.statereader import JobsSnapshot, StateSnapshot
-from producer.status import summarize
 from schemas import State, Status, job_id_for_work
 from tests.integration.statefix import job, record
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from schemas import Hop, State, StateRecord, Status, Tier, decode_state, encode
-from schemas.codec import RecordTooLarge, encode_state
+from schemas.codec import encode_state
+from schemas.errors import RecordTooLarge
 from schemas.messages import MAX_DETAIL_CHARS, MAX_RECORD_HOPS, MAX_RECORD_URL_CHARS
 from schemas.topics import MAX_STATE_RECORD_BYTES, STATE_TOPIC_MIN_MESSAGE_BYTES, topology_problems
 

@@ -112,7 +112,7 @@ def test_candidate_count_and_distinct_hosts_are_capped() -> None:
 
 
 def test_seed_lines_past_the_bounds_are_rejected_not_fatal() -> None:
-    from producer.mapping import map_openalex, map_urls, outcome
+    from producer.commands.jobmapping import map_openalex, map_urls, outcome
 
     long_work = outcome(b"W" + b"1" * 300 + b",https://example.org/a.pdf", 3, map_urls)
     assert long_work[0] == "reject" and long_work[2] == "out-of-bounds" and "work_id" in long_work[3]

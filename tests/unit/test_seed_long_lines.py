@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from producer.mapping import outcome_batches
-from producer.seedfile import EXCERPT_BYTES, OverlongLine, SeedFile
+from producer.commands.jobmapping import outcome_batches
+from producer.commands.seedfile import EXCERPT_BYTES, OverlongLine, SeedFile
 
 HUGE_LINE_BYTES = 200 * 1024 * 1024
 # The mapping process with its imports stays near 60 MB; reading the 200 MB line whole took 841 MB.
@@ -36,7 +36,7 @@ def test_huge_line_is_rejected_by_number_with_bounded_memory(tmp_path: Path) -> 
     script = textwrap.dedent(
         f"""
         import json, re
-        from producer.mapping import outcome_batches
+        from producer.commands.jobmapping import outcome_batches
         outcomes = [o for _, batch in outcome_batches({str(seed)!r}, "urls") for o in batch]
         # VmHWM is this process image's peak; ru_maxrss would carry over the forking parent's size.
         status = open("/proc/self/status").read()
@@ -81,8 +81,8 @@ def test_overlong_reject_names_the_limit(tmp_path: Path) -> None:
 
 
 def test_line_limit_comes_from_the_flag_then_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from producer.commands.seed import _max_line_bytes
     from producer.errors import ConfigError
-    from producer.seed import _max_line_bytes
 
     assert _max_line_bytes(None) == 1024 * 1024
     monkeypatch.setenv("DOCFETCH_SEED_MAX_LINE_BYTES", "4096")

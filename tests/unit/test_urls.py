@@ -66,8 +66,8 @@ def test_invalid_urls_are_rejected(url: str) -> None:
 
 
 def test_a_seed_line_with_a_bad_host_is_rejected_as_invalid_url() -> None:
+    from producer.commands.urllist import job_from_line
     from producer.errors import RejectedLine
-    from producer.urls import job_from_line
 
     with pytest.raises(RejectedLine) as caught:
         job_from_line("W1,http://exa|mple.org/a.pdf", seeded_at_ms=0)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import orjson
 
+from producer.commands.jobmapping import MAPPERS, batches
+from producer.commands.jobsender import JobSender
 from producer.errors import ConfigError, SendError
 from producer.jobview import is_orphan, parse_duration_s
-from producer.mapping import MAPPERS, batches
-from producer.sender import JobSender
 from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
 from schemas import JobMessage, KafkaSettings, State, StateRecord, Status, decode_job, encode
 from schemas.kafka import committed_offsets

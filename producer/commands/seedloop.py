@@ -11,8 +11,8 @@ from typing import IO, Any
 
 import orjson
 
-from producer.mapping import Batch, Outcome
-from producer.sender import JobSender
+from producer.commands.jobmapping import Batch, Outcome
+from producer.commands.jobsender import JobSender
 
 STDERR_REJECTS_SHOWN = 1000  # past this many, rejected lines go only to --rejects (and the count)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -26,6 +27,8 @@ from schemas.artifacts import object_path, object_relpath
 from schemas.doi import doi_key
 from schemas.settings import add_kafka_flags, kafka_settings
 from schemas.topicreader import iter_topic
+
+M = TypeVar("M")
 
 
 def artifact_path(sha256: str, *, store: str | None) -> str:
@@ -80,20 +83,21 @@ async def _keyed(settings: KafkaSettings, topic: str, jid: str) -> list[tuple[in
     return [(r.partition, r.offset, r.value) async for r in iter_topic(settings, topic) if r.key == key]
 
 
-def _job(raw: bytes | None) -> JobMessage | None:
+def _decoded(decode: Callable[[bytes | None], M], raw: bytes | None, what: str) -> M | None:
+    """`decode(raw)`, or None after a note naming `what` could not be decoded."""
     try:
-        return decode_job(raw)
+        return decode(raw)
     except PoisonMessage as exc:
-        print(f"  (undecodable job message: {exc})")
+        print(f"  (undecodable {what}: {exc})")
         return None
+
+
+def _job(raw: bytes | None) -> JobMessage | None:
+    return _decoded(decode_job, raw, "job message")
 
 
 def _record(raw: bytes | None) -> StateRecord | None:
-    try:
-        return decode_state(raw)
-    except PoisonMessage as exc:
-        print(f"  (undecodable state record: {exc})")
-        return None
+    return _decoded(decode_state, raw, "state record")
 
 
 async def jobs_with_doi(settings: KafkaSettings, doi: str) -> list[str]:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import orjson
 
-from producer import watch
+from producer.commands import statuswatch
 from producer.jobview import format_age, orphaned_jobs, pending_jobs, unfinished_since_ms
 from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
 from schemas import KafkaSettings, State
@@ -99,7 +99,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.watch:
         read = functools.partial(read_report, settings)
         out = functools.partial(print, flush=True)
-        return await watch.watch(read, interval_s=args.interval_s, until_done=args.until_done, out=out)
+        return await statuswatch.watch(read, interval_s=args.interval_s, until_done=args.until_done, out=out)
     report = await read_report(settings)
     if args.json:
         print(orjson.dumps(asdict(report)).decode())
@@ -118,8 +118,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "partitions, ...)")  # fmt: skip
     parser.add_argument("--watch", action="store_true", help="a progress line (done, rate, ETA) every "
                         "--interval-s until interrupted")  # fmt: skip
-    parser.add_argument("--interval-s", type=float, default=watch.DEFAULT_INTERVAL_S,
-                        help=f"seconds between --watch lines ({watch.DEFAULT_INTERVAL_S:.0f})")  # fmt: skip
+    interval_s = statuswatch.DEFAULT_INTERVAL_S
+    parser.add_argument("--interval-s", type=float, default=interval_s,
+                        help=f"seconds between --watch lines ({interval_s:.0f})")  # fmt: skip
     parser.add_argument("--until-done", action="store_true", help="--watch ends (exit 0) once no job is "
                         "pending or running")  # fmt: skip
     add_kafka_flags(parser)

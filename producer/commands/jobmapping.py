@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from producer.commands.openalex import job_from_work
+from producer.commands.seedfile import DEFAULT_MAX_LINE_BYTES, OverlongLine, SeedFile
+from producer.commands.urllist import is_header, job_from_line
 from producer.errors import InputError, ProducerError, RejectedLine
-from producer.openalex import job_from_work
-from producer.seedfile import DEFAULT_MAX_LINE_BYTES, OverlongLine, SeedFile
-from producer.urls import is_header, job_from_line
 from schemas import JobMessage, encode
 
 Mapper = Callable[[bytes, int], JobMessage]

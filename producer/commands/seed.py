@@ -12,15 +12,15 @@ from typing import IO
 from pydantic import ValidationError
 
 from producer import statereader
+from producer.commands.jobmapping import MAPPERS, batches
+from producer.commands.jobsender import JobSender, SendCounters
+from producer.commands.seedfile import MIN_LINE_BYTES, SeedFileSettings
+from producer.commands.seedloop import Interrupt, RejectLog, SeedRun, Tally, final_keys, seed_batches
+from producer.commands.seedprogress import PLAIN_INTERVAL_S, SeedProgress
 from producer.errors import ConfigError, InputError
-from producer.mapping import MAPPERS, batches
-from producer.progress import PLAIN_INTERVAL_S, SeedProgress
-from producer.seeder import Interrupt, RejectLog, SeedRun, Tally, final_keys, seed_batches
-from producer.seedfile import MIN_LINE_BYTES, SeedFileSettings
-from producer.sender import JobSender, SendCounters
-from producer.topics import check
 from schemas import KafkaSettings
 from schemas.settings import add_kafka_flags, kafka_settings
+from schemas.topology import check
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")

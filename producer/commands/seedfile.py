@@ -29,7 +29,7 @@ EXCERPT_BYTES = 1024
 class SeedFileSettings(BaseSettings):
     """DOCFETCH_SEED_MAX_LINE_BYTES: the longest seed line accepted (the --max-line-bytes default)."""
 
-    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DOCFETCH_", extra="forbid", frozen=True)
 
     seed_max_line_bytes: int = Field(default=DEFAULT_MAX_LINE_BYTES, ge=MIN_LINE_BYTES)
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from producer.jobview import format_age
 
-if TYPE_CHECKING:  # producer.status imports this module
-    from producer.status import StatusReport
+if TYPE_CHECKING:  # producer.commands.status imports this module
+    from producer.commands.status import StatusReport
 
 DEFAULT_INTERVAL_S = 5.0  # a full read of both topics per line; seconds apart keeps the broker's load low
 

@@ -1,17 +1,18 @@
-"""Create and check the docfetch topics: jobs, compacted state (co-partitioned), DLQ."""
+"""`docfetch-producer topics ensure`: create the docfetch topics (jobs, compacted state, DLQ; co-partitioned)
+and verify them against the contract (schemas.topology)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas import KafkaSettings, TopologyError
 from schemas.kafka import admin_client
+from schemas.settings import add_kafka_flags, kafka_settings
 from schemas.topics import DLQ_TOPIC_CONFIG, JOBS_TOPIC_CONFIG, STATE_TOPIC_CONFIG
-from schemas.topology import Topology, check, describe, problems
-
-__all__ = ["Topology", "check", "ensure"]
+from schemas.topology import Topology, describe, problems
 
 CREATE_TIMEOUT_S = 30.0  # KRaft propagates new topics in well under a second; this is a hard stop
 
@@ -83,3 +84,27 @@ async def _wait_visible(admin: AIOKafkaAdminClient, names: list[str]) -> None:
             if all(m["error_code"] == 0 and m["partitions"] for m in metas):
                 return
             await asyncio.sleep(0.1)
+
+
+async def run_ensure(args: argparse.Namespace) -> int:
+    settings = kafka_settings(args)
+    created = await ensure(settings, partitions=args.partitions, replication=args.replication)
+    names = (settings.jobs_topic, settings.state_topic, settings.dlq_topic)
+    for name in names:
+        print(f"{name}: {'created' if name in created else 'exists, verified'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("topics", help="create and verify the docfetch topics")
+    tsub = parser.add_subparsers(dest="topics_cmd", required=True)
+    ensure = tsub.add_parser(
+        "ensure",
+        help="create missing topics (jobs, compacted state, DLQ) and verify co-partitioning",
+        description="Idempotent. Refuses when existing topics have different partition counts "
+        "or the state topic is not compacted.",
+    )
+    ensure.add_argument("--partitions", type=int, default=12, help="partitions for new topics (12)")
+    ensure.add_argument("--replication", type=int, default=1, help="replication factor for new topics (1)")
+    add_kafka_flags(ensure)
+    ensure.set_defaults(handler=run_ensure)

@@ -17,7 +17,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from producer.seeder import Tally
+from producer.commands.seedloop import Tally
 
 PLAIN_INTERVAL_S = 10.0  # a log line every 10 s is readable in CI and container logs
 
