@@ -82,18 +82,24 @@ class Writer:
 
 
 def _publish(out: IO[bytes], tmp: Path, final: Path, sidecar: tuple[Path, bytes]) -> None:
-    """fsync the object and the sidecar, rename each to its name (or drop it when it exists), then fsync
-    their directory once: both are durable when this returns. A crash in between leaves an object without
-    a sidecar (the next attempt writes it) or a sidecar without an object (the next attempt's object
-    completes it); never a name with bytes that are not its content."""
+    """fsync the object and a temp holding the sidecar, then rename each to its name (or drop it when the
+    name exists: same content) and fsync their directory once: both are durable when this returns. Both
+    are written before either is renamed, so a full disk fails the commit with nothing published; a crash
+    between the renames leaves an object without a sidecar (the next attempt writes it)."""
     out.flush()
     os.fsync(out.fileno())
     out.close()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    renamed = _rename_unless_exists(tmp, final)
     side, content = sidecar
-    if not side.exists():
-        renamed |= _rename_unless_exists(_durable_temp(tmp.parent, content), side)
+    side_tmp = None if side.exists() else _durable_temp(tmp.parent, content)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        renamed = _rename_unless_exists(tmp, final)
+        if side_tmp is not None:
+            renamed |= _rename_unless_exists(side_tmp, side)
+    finally:
+        if side_tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                side_tmp.unlink()  # left only when a rename failed
     if renamed:
         _fsync_dir(final.parent)
 
