@@ -31,10 +31,10 @@ SIGTERM_GRACE_S = 5.0  # SIGTERM ends the process within the drain timeout plus 
 async def test_state_leader_unreachable_within_the_session_timeout(
     fault_cluster: Cluster, cluster_topics: KafkaSettings, proxies: dict[int, TcpProxy], tmp_path: Path
 ) -> None:
-    """The leader of state partition 0 stays up for the other brokers (no leader election) but does not
-    answer the consumers for OUTAGE_S: its proxy holds every chunk that long. Flushes of that partition time
-    out (30 s), it is lost and re-acquired once the leader answers again; with the default 45 s session no
-    rebalance happens to hide the loss."""
+    """The leader of a state partition (not the group coordinator) stays up for the other brokers (no
+    leader election) but does not answer the consumers for OUTAGE_S: its proxy holds every chunk that
+    long. Flushes of that partition time out (30 s), it is lost and re-acquired once the leader answers
+    again; with the default 45 s session no rebalance happens to hide the loss."""
     name = f"state-partition leader unreachable {OUTAGE_S:.0f}s, 45 s session"
     async with scenario(
         name, cluster_topics, tmp_path, body_delay_s=0.25, extra_args=DEFAULT_SESSION_ARGS,
@@ -44,7 +44,7 @@ async def test_state_leader_unreachable_within_the_session_timeout(
         consumers = [s.consumer(f"c{i}") for i in range(2)]
         await s.wait_requests(50, timeout_s=120)
         open_at_fault = await open_jobs(cluster_topics, s.jobs)
-        victim = await fault_cluster.leader_of(cluster_topics.state_topic, 0)
+        victim = await _leader_not_coordinating(fault_cluster, cluster_topics)
         assigned = [c.log_text().count("event=assigned") for c in consumers]
         ids = {j.job_id for j in s.jobs}
         before = await terminal_count(cluster_topics, ids)
@@ -65,6 +65,16 @@ async def test_state_leader_unreachable_within_the_session_timeout(
           f"partitions lost {lost}")  # fmt: skip
     assert outcome.finalized == 300
     assert progressed > 0, "a hung flush of one partition held back every partition's commits"
+
+
+async def _leader_not_coordinating(cluster: Cluster, topics: KafkaSettings) -> int:
+    """A node leading a state partition that is not the group's coordinator: held, the coordinator would
+    stall every partition's offset commit (and the heartbeats), which is another scenario."""
+    coordinator = await cluster.group_coordinator(topics.group_id)
+    leaders = [int(p["leader"]) for p in (await cluster.partitions(topics.state_topic)).values()]
+    others = [node for node in leaders if node != coordinator]
+    assert others, f"every state partition is led by the group coordinator (node {coordinator})"
+    return others[0]
 
 
 async def test_sigterm_with_no_broker_reachable_ends_within_the_drain_timeout(
