@@ -3,9 +3,9 @@
 The records are written once to a fresh state topic of PARTITIONS partitions; then each variant runs in a
 child process (its own maxrss):
 
-- `restore-seq`: consumer.statestore.restore, one partition after another (the one-partition rate);
+- `restore-seq`: consumer.restore.restore in memory (no state dir), one partition after another;
 - `restore-par`: the same, all partitions at once (what a consumer assigned several partitions does);
-- `restore-big`: restore-par with larger fetches (statestore's fetch constants raised in the child);
+- `restore-big`: restore-par with larger fetches (consumer.restore's fetch constants raised in the child);
 - `restore-fast`: restore-par with a candidate `StateStore.apply` (`fast_apply` below: the Kafka key as the
   job id, state and attempt found in the raw bytes, full JSON decode only as a fallback);
 - `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (the ceiling).
@@ -110,19 +110,19 @@ def fast_apply(store: object, key: bytes | None, raw: bytes | None) -> None:
 
 
 async def child(variant: str, bootstrap: str, topic: str) -> dict[str, object]:
-    from consumer import statestore
+    from consumer import restore, statestore
 
     if variant == "restore-fast":
         statestore.StateStore.apply = fast_apply  # type: ignore[method-assign]
     if variant == "restore-big":
         for name, value in BIG_FETCH.items():
-            setattr(statestore, name, value)
+            setattr(restore, name, value)
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def one(p: int) -> object:
         if variant.startswith("bare"):
             return bare(bootstrap, topic, p)
-        return statestore.restore(
+        return restore.restore(
             kafka=KafkaSettings(bootstrap_servers=bootstrap, state_topic=topic),
             partition=p,
         )
