@@ -182,6 +182,7 @@ async def _main(args: argparse.Namespace) -> int:
     )
     engine_cfg = engine_settings()
     check_store_writable(cfg.store)
+    check_store_writable(cfg.state_root)  # the partition stores (DOCFETCH_STATE_DIR)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

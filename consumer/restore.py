@@ -67,8 +67,8 @@ async def restore(
         except StoreBusy as exc:
             log.warning("event=state-store-busy partition=%d action=memory %s", partition, exc)
     reader = _reader(kafka)
-    await reader.start()
     try:
+        await reader.start()
         reader.assign([tp])
         begin = (await reader.beginning_offsets([tp]))[tp]
         end = (await reader.end_offsets([tp]))[tp]
@@ -97,8 +97,8 @@ async def catch_up(*, kafka: KafkaSettings, store: PartitionStore, partition: in
     if checkpoint is None:
         return 0
     reader = _reader(kafka)
-    await reader.start()
     try:
+        await reader.start()
         reader.assign([tp])
         end = (await reader.end_offsets([tp]))[tp]
         return await _read_into(reader, tp, store, checkpoint.offset, end)
