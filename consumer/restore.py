@@ -25,10 +25,12 @@ from schemas import KafkaSettings
 log = logging.getLogger("docfetch.consumer")
 
 # Large fetches make a restore mostly sequential reads; a state record is a few hundred bytes.
-FETCH_MAX_BYTES = 50 * 1024 * 1024
-PARTITION_FETCH_MAX_BYTES = 16 * 1024 * 1024
+# One reader per partition, so the two limits are the same; they bound the reader's buffers (RSS).
+FETCH_MAX_BYTES = 8 * 1024 * 1024
+PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024
+FETCH_MAX_WAIT_MS = 50  # a fetch at the end of the log returns soon (a warm restore is mostly that)
 RESTORE_POLL_MS = 200  # one getmany; the loop ends at the end offset, not on an empty poll
-MAX_RECORDS_PER_POLL = 50_000
+MAX_RECORDS_PER_POLL = 10_000  # one WriteBatch each; bounds the decoded records held at a time
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ def _reader(kafka: KafkaSettings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         fetch_max_bytes=FETCH_MAX_BYTES,
         max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
 
 
@@ -78,8 +81,14 @@ async def restore(
             return memory, RestoreReport(partition, count, time.monotonic() - started, begin)
         assert state_dir is not None
         fingerprint = state_dir.fingerprint(kafka.state_topic, partition)
-        start, rebuilt = await _start_offset(reader, tp, store, fingerprint, begin, end)
-        count = await _read_into(reader, tp, store, start, end)
+        start, rebuilt = _start_offset(store, fingerprint, begin, end)
+        checkpoint = store.checkpoint()
+        marker = checkpoint.marker if rebuilt is None and checkpoint is not None else None
+        try:
+            count = await _read_into(reader, tp, store, start, end, expect=marker)
+        except MarkerMismatch:  # recreated under the same name, or the marker compacted away
+            start, rebuilt = _rebuild(store, fingerprint, begin, "marker-mismatch"), "marker-mismatch"
+            count = await _read_into(reader, tp, store, start, end)
     except BaseException:
         if store is not None and state_dir is not None:
             state_dir.close(store)
@@ -106,34 +115,30 @@ async def catch_up(*, kafka: KafkaSettings, store: PartitionStore, partition: in
         await reader.stop()
 
 
-async def _start_offset(
-    reader: AIOKafkaConsumer,
-    tp: TopicPartition,
-    store: PartitionStore,
-    fingerprint: dict[str, object],
-    begin: int,
-    end: int,
+class MarkerMismatch(Exception):
+    """The record a checkpoint's marker names is not at its offset any more."""
+
+
+def _start_offset(
+    store: PartitionStore, fingerprint: dict[str, object], begin: int, end: int
 ) -> tuple[int, str | None]:
     """Where to read from: the checkpoint when it can be trusted, else (store emptied) the beginning."""
-    reason = await _distrust(reader, tp, store, fingerprint, begin, end)
+    reason = _distrust(store, fingerprint, begin, end)
     if reason is None:
         checkpoint = store.checkpoint()
         assert checkpoint is not None
         return checkpoint.offset, None
+    return _rebuild(store, fingerprint, begin, reason), reason
+
+
+def _rebuild(store: PartitionStore, fingerprint: dict[str, object], begin: int, reason: str) -> int:
     store.reset(fingerprint)
-    log.info("event=state-store-rebuild partition=%d reason=%s", tp.partition, reason)
-    return begin, reason
+    log.info("event=state-store-rebuild partition=%s reason=%s", store.path.name.rsplit("-", 1)[-1], reason)
+    return begin
 
 
-async def _distrust(
-    reader: AIOKafkaConsumer,
-    tp: TopicPartition,
-    store: PartitionStore,
-    fingerprint: dict[str, object],
-    begin: int,
-    end: int,
-) -> str | None:
-    """Why the store's checkpoint cannot be trusted; None when it can."""
+def _distrust(store: PartitionStore, fingerprint: dict[str, object], begin: int, end: int) -> str | None:
+    """Why the store's checkpoint cannot be trusted; None when it can (the marker is checked on reading)."""
     found = store.fingerprint()
     if found is None:
         return "new"
@@ -146,21 +151,7 @@ async def _distrust(
         return "beyond-end"  # the topic was recreated or truncated
     if checkpoint.offset < begin:
         return "below-earliest"  # records after the checkpoint were deleted unread
-    if checkpoint.marker is not None and not await _marker_holds(reader, tp, checkpoint.marker, end):
-        return "marker-mismatch"  # recreated (same name, other records) or the marker compacted away
     return None
-
-
-async def _marker_holds(
-    reader: AIOKafkaConsumer, tp: TopicPartition, marker: tuple[int, int, str], end: int
-) -> bool:
-    offset, timestamp, key = marker
-    reader.seek(tp, offset)
-    while await reader.position(tp) < end:
-        batch = await reader.getmany(tp, timeout_ms=RESTORE_POLL_MS, max_records=1)
-        for msg in batch.get(tp, ()):
-            return msg.offset == offset and msg.timestamp == timestamp and _key(msg) == key
-    return False
 
 
 def _key(msg: ConsumerRecord[bytes, bytes]) -> str:
@@ -168,26 +159,43 @@ def _key(msg: ConsumerRecord[bytes, bytes]) -> str:
 
 
 async def _read_into(
-    reader: AIOKafkaConsumer, tp: TopicPartition, store: PartitionStore, start: int, end: int
+    reader: AIOKafkaConsumer,
+    tp: TopicPartition,
+    store: PartitionStore,
+    start: int,
+    end: int,
+    *,
+    expect: tuple[int, int, str] | None = None,
 ) -> int:
-    """Read [start, end) into the store; each fetched batch goes in with its checkpoint (one WriteBatch)."""
-    reader.seek(tp, start)
+    """Read [start, end) into the store; each fetched batch goes in with its checkpoint (one WriteBatch).
+
+    With `expect` (the checkpoint's marker), reading starts at the marker's record, which must be the first
+    one read (MarkerMismatch otherwise, before anything is written); applying it again is harmless."""
+    reader.seek(tp, start if expect is None else expect[0])
     count, position, checkpoint = 0, start, store.checkpoint()
     marker = checkpoint.marker if checkpoint is not None else None
     if checkpoint is None or checkpoint.offset != start:  # a rebuild (or an empty partition) starts here
         store.write((), checkpoint=Checkpoint(start, marker))
-    while position < end:
+    again = 0 if expect is None else 1  # the marker's record, read a second time
+    while position < end or expect is not None:
         polled = await reader.getmany(tp, timeout_ms=RESTORE_POLL_MS, max_records=MAX_RECORDS_PER_POLL)
         batch, moved_from = polled.get(tp, []), position
         position = await reader.position(tp)
+        if expect is not None:
+            if batch and (batch[0].offset, batch[0].timestamp, _key(batch[0])) != expect:
+                raise MarkerMismatch
+            if not batch and position >= end:
+                raise MarkerMismatch  # nothing left where the marker was
+            if batch:
+                expect = None
         if not batch and position == moved_from:
             continue
         if batch:
             last = batch[-1]
             marker = (last.offset, last.timestamp, _key(last))
-        store.write(((m.key, m.value) for m in batch), checkpoint=Checkpoint(position, marker))
+        store.write(batch, checkpoint=Checkpoint(position, marker))
         count += len(batch)
-    return count
+    return count - again
 
 
 async def _read_into_memory(

@@ -16,17 +16,17 @@ import fcntl
 import logging
 import os
 import shutil
-import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 import orjson
 import rocksdict
 
 from consumer.errors import PartitionLost
 from consumer.statestore import Undecodable, decode_record
-from schemas import KafkaSettings, State
+from schemas import KafkaSettings, State, peek_state_attempt_bytes
 from schemas.kafka import admin_client
 
 log = logging.getLogger("docfetch.consumer")
@@ -34,12 +34,25 @@ log = logging.getLogger("docfetch.consumer")
 META = b"\x00"  # job ids are ASCII: no job's key starts with NUL
 CHECKPOINT_KEY = META + b"checkpoint"
 FINGERPRINT_KEY = META + b"fingerprint"
-FORMAT = 1  # of the values below; part of the fingerprint, so a change of format rebuilds
-_ATTEMPT = struct.Struct(">q")
+FORMAT = 2  # of the values below; part of the fingerprint, so a change of format rebuilds
 _STATES = {s.value.encode(): s for s in State}
 WRITE_BUFFER_BYTES = 8 * 2**20  # per store; all stores' buffers together are charged to the block cache
 MAX_OPEN_FILES = 64  # per store: 48 partitions must not exhaust the process's file descriptors
 LAST_USED = "LAST_USED"  # touched on close: the LRU order of revoked stores
+
+
+class Keyed(Protocol):
+    """A state record as read from the topic (aiokafka's ConsumerRecord)."""
+
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+class Record(NamedTuple):
+    key: bytes | None
+    value: bytes | None
 
 
 class StoreBusy(Exception):
@@ -55,11 +68,13 @@ class Checkpoint:
 
 
 def pack(state: State, attempt: int) -> bytes:
-    return _ATTEMPT.pack(attempt) + state.value.encode()
+    """A job's value in the store: b"<STATE> <attempt>" (what a state record says, in a few bytes)."""
+    return b"%s %d" % (state.value.encode(), attempt)
 
 
 def unpack(value: bytes) -> tuple[State, int]:
-    return _STATES[value[8:]], _ATTEMPT.unpack_from(value)[0]
+    state, _, attempt = value.partition(b" ")
+    return _STATES[state], int(attempt)
 
 
 class PartitionStore:
@@ -86,31 +101,37 @@ class PartitionStore:
         self.db.put(job_id.encode(), pack(state, attempt))
 
     def apply(self, key: bytes | None, raw: bytes | None) -> None:
-        self.write([(key, raw)], checkpoint=None)
+        self.write([Record(key, raw)], checkpoint=None)
 
     # --- what restore uses ------------------------------------------------------------------------
-    def write(
-        self, records: Iterable[tuple[bytes | None, bytes | None]], *, checkpoint: Checkpoint | None
-    ) -> None:
-        """Apply state records (key, value) and, in the same batch, the checkpoint they bring it to."""
+    def write(self, records: Iterable[Keyed], *, checkpoint: Checkpoint | None) -> None:
+        """Apply state records and, in the same batch, the checkpoint they bring the store to."""
         batch = rocksdict.WriteBatch(raw_mode=True)
-        for key, raw in records:
+        put = batch.put
+        for record in records:
+            key, raw = record.key, record.value
+            if (
+                key is not None
+                and raw is not None
+                and (fast := peek_state_attempt_bytes(raw)) is not None
+                and fast[0] in _STATES
+            ):  # the key is the job id (DESIGN §2)
+                put(key, b"%s %s" % fast)
+                continue
             try:
                 decoded = decode_record(key, raw)
             except Undecodable:
                 self.undecodable += 1
                 continue
-            if decoded is None:
-                continue
-            job_id, latest = decoded
-            if latest is None:
-                batch.delete(job_id.encode())
-            else:
-                batch.put(job_id.encode(), pack(*latest))
+            if decoded is not None:
+                job_id, latest = decoded
+                if latest is None:
+                    batch.delete(job_id.encode())
+                else:
+                    put(job_id.encode(), pack(*latest))
         if checkpoint is not None:
-            batch.put(
-                CHECKPOINT_KEY, orjson.dumps({"offset": checkpoint.offset, "marker": checkpoint.marker})
-            )
+            doc = {"offset": checkpoint.offset, "marker": checkpoint.marker}
+            put(CHECKPOINT_KEY, orjson.dumps(doc))
         self.db.write(batch)
 
     def checkpoint(self) -> Checkpoint | None:
