@@ -158,10 +158,6 @@ class PartitionStore:
         db.put(FINGERPRINT_KEY, orjson.dumps(fingerprint))
         self.undecodable = 0
 
-    def jobs(self) -> int:
-        """How many jobs the store holds (an estimate from RocksDB; for logs and tests)."""
-        return int(self.db.property_int_value("rocksdb.estimate-num-keys") or 0)
-
     def close(self) -> None:
         db, self._db = self._db, None
         if db is not None:
