@@ -25,10 +25,11 @@ COPY producer ./producer
 COPY consumer ./consumer
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --no-deps .
-# A fixed non-root uid; /data/artifacts is created here so a named volume mounted there inherits the owner.
+# A fixed non-root uid; /data/artifacts and /data/state (the partition stores, DOCFETCH_STATE_DIR's
+# default beside the store) are created here so a named volume mounted there inherits the owner.
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin docfetch \
-    && mkdir -p /data/artifacts \
-    && chown docfetch /data/artifacts
+    && mkdir -p /data/artifacts /data/state \
+    && chown docfetch /data/artifacts /data/state
 
 FROM base AS demo
 # The consumer plus the test origin farm and the sample it serves, for the offline docker-compose stack.

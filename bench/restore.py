@@ -3,14 +3,21 @@
 The records are written once to a fresh state topic of PARTITIONS partitions; then each variant runs in a
 child process (its own maxrss):
 
-- `restore-seq`: consumer.statestore.restore, one partition after another (the one-partition rate);
+- `restore-seq`: consumer.restore.restore in memory (no state dir), one partition after another;
 - `restore-par`: the same, all partitions at once (what a consumer assigned several partitions does);
-- `restore-big`: restore-par with larger fetches (statestore's fetch constants raised in the child);
+- `restore-big`: restore-par with larger fetches (consumer.restore's fetch constants raised in the child);
 - `restore-fast`: restore-par with a candidate `StateStore.apply` (`fast_apply` below: the Kafka key as the
   job id, state and attempt found in the raw bytes, full JSON decode only as a fallback);
+- `persist-seq` / `persist-par`: consumer.restore.restore into persistent stores (RocksDB, a fresh state
+  dir: a cold restore), one by one / all at once; its rate over the bare rate is the cold-restore ratio;
 - `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (the ceiling).
 
+`--warm`: one partition of N records instead: bare getmany, a cold persistent restore, then 10,000 new
+records and a warm restore from the checkpoint (each in its own child: time, RSS added after the restore
+and peak).
+
     .venv/bin/python -m bench.restore --records 1000000
+    .venv/bin/python -m bench.restore --records 1000000 --warm
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ import argparse
 import asyncio
 import re
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -31,7 +41,12 @@ from bench.common import REPO, bootstrap_servers, fresh_topics
 from schemas import KafkaSettings
 
 PARTITIONS = 4
-VARIANTS = ("bare-seq", "restore-seq", "bare-par", "restore-par", "restore-big", "restore-fast")
+VARIANTS = (
+    "bare-seq", "restore-seq", "persist-seq", "bare-par", "restore-par", "persist-par", "restore-big",
+    "restore-fast",
+)  # fmt: skip
+WARM_VARIANTS = ("bare-one", "cold-one")  # then WARM_NEW records are written, then "warm-one"
+WARM_NEW = 10_000
 # orjson writes StateRecord fields in declaration order: state, status, attempt are adjacent.
 STATE_ATTEMPT = re.compile(rb'"state":"([A-Z]+)","status":(?:null|"[a-z-]+"),"attempt":(\d+)')
 BIG_FETCH = {"FETCH_MAX_BYTES": 128 * 2**20, "PARTITION_FETCH_MAX_BYTES": 64 * 2**20}
@@ -52,7 +67,9 @@ def state_record(i: int) -> tuple[bytes, bytes]:
     return job_id.encode(), value
 
 
-async def write_records(bootstrap: str, topic: str, count: int) -> None:
+async def write_records(
+    bootstrap: str, topic: str, count: int, *, partitions: int = PARTITIONS, first: int = 0
+) -> None:
     producer = AIOKafkaProducer(
         **KafkaSettings(bootstrap_servers=bootstrap).client_options(),
         acks=1,
@@ -62,9 +79,9 @@ async def write_records(bootstrap: str, topic: str, count: int) -> None:
     await producer.start()
     try:
         futures = []
-        for part in range(PARTITIONS):
+        for part in range(partitions):
             batch = producer.create_batch()
-            for i in range(part, count, PARTITIONS):
+            for i in range(first + part, first + count, partitions):
                 key, value = state_record(i)
                 if batch.append(key=key, value=value, timestamp=None) is None:
                     futures.append(await producer.send_batch(batch, topic, partition=part))
@@ -109,39 +126,54 @@ def fast_apply(store: object, key: bytes | None, raw: bytes | None) -> None:
     store.latest[key.decode("ascii")] = (state, int(match[2]))  # type: ignore[attr-defined,union-attr]
 
 
-async def child(variant: str, bootstrap: str, topic: str) -> dict[str, object]:
-    from consumer import statestore
+def rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+async def child(variant: str, bootstrap: str, topic: str, state: str = "") -> dict[str, object]:
+    from consumer import restore, statestore
+    from consumer.statedir import StateDir
 
     if variant == "restore-fast":
         statestore.StateStore.apply = fast_apply  # type: ignore[method-assign]
     if variant == "restore-big":
         for name, value in BIG_FETCH.items():
-            setattr(statestore, name, value)
-    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            setattr(restore, name, value)
+    persistent = variant.startswith(("persist", "cold", "warm"))
+    states = (
+        StateDir(Path(state or tempfile.mkdtemp(prefix="bench-state-")), max_bytes=2**40,
+                 cache_bytes=64 * 2**20, cluster_id="bench")
+        if persistent else None
+    )  # fmt: skip
+    baseline_kib, baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rss_mib()
 
     def one(p: int) -> object:
         if variant.startswith("bare"):
             return bare(bootstrap, topic, p)
-        return statestore.restore(
-            kafka=KafkaSettings(bootstrap_servers=bootstrap, state_topic=topic),
-            partition=p,
+        return restore.restore(
+            kafka=KafkaSettings(bootstrap_servers=bootstrap, state_topic=topic), partition=p, state_dir=states
         )
 
+    partitions = 1 if variant.endswith("one") else PARTITIONS
     started = time.perf_counter()
-    if variant.endswith("seq"):
-        results = [await one(p) for p in range(PARTITIONS)]  # type: ignore[misc]
+    if variant.endswith(("seq", "one")):
+        results = [await one(p) for p in range(partitions)]  # type: ignore[misc]
     else:
-        results = await asyncio.gather(*(one(p) for p in range(PARTITIONS)))  # type: ignore[misc]
+        results = await asyncio.gather(*(one(p) for p in range(partitions)))  # type: ignore[misc]
     seconds = time.perf_counter() - started
     records = sum(r if isinstance(r, int) else r[1].records for r in results)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib, after_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rss_mib()
+    if states is not None:
+        states.close_all()
     return {"variant": variant, "records": records, "seconds": seconds, "rate": records / seconds,
-            "peak_mib": peak_kib / 1024, "added_mib": (peak_kib - baseline_kib) / 1024}  # fmt: skip
+            "peak_mib": peak_kib / 1024, "added_mib": (peak_kib - baseline_kib) / 1024,
+            "rss_added_after_mib": after_rss - baseline_rss}  # fmt: skip
 
 
-def run_child(variant: str, bootstrap: str, topic: str, records: int) -> dict[str, object]:
+def run_child(variant: str, bootstrap: str, topic: str, records: int, state: str = "") -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.restore", "_child", variant, bootstrap, topic],
+        [sys.executable, "-m", "bench.restore", "_child", variant, bootstrap, topic, state],
         cwd=REPO, capture_output=True, text=True, timeout=120 + records / 5_000,
     )  # fmt: skip
     if out.returncode != 0:
@@ -152,26 +184,48 @@ def run_child(variant: str, bootstrap: str, topic: str, records: int) -> dict[st
     return result
 
 
-async def prepared_topic(records: int) -> tuple[str, str]:
+async def prepared_topic(records: int, partitions: int = PARTITIONS) -> tuple[str, str]:
     bootstrap = bootstrap_servers()
-    settings = await fresh_topics(bootstrap, f"bench-restore-{uuid.uuid4().hex[:6]}", PARTITIONS)
-    await write_records(bootstrap, settings.state_topic, records)
+    settings = await fresh_topics(bootstrap, f"bench-restore-{uuid.uuid4().hex[:6]}", partitions)
+    await write_records(bootstrap, settings.state_topic, records, partitions=partitions)
     return bootstrap, settings.state_topic
+
+
+def warm(records: int) -> None:
+    """One partition of `records`: bare, cold persistent, WARM_NEW more records, warm persistent."""
+    bootstrap, topic = asyncio.run(prepared_topic(records, partitions=1))
+    state = tempfile.mkdtemp(prefix="bench-state-")
+    results = {}
+    for variant in WARM_VARIANTS:
+        results[variant] = run_child(variant, bootstrap, topic, records, state)
+        print(orjson.dumps(results[variant]).decode(), flush=True)
+    asyncio.run(write_records(bootstrap, topic, WARM_NEW, partitions=1, first=records))
+    results["warm-one"] = run_child("warm-one", bootstrap, topic, WARM_NEW, state)
+    print(orjson.dumps(results["warm-one"]).decode(), flush=True)
+    cold, bare_ = results["cold-one"], results["bare-one"]
+    ratio = float(cold["rate"]) / float(bare_["rate"])  # type: ignore[arg-type]
+    print(f"cold/bare {ratio:.2f}; warm {results['warm-one']['seconds']:.3f}s", flush=True)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--warm", action="store_true", help="one partition: cold, then warm restore")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
+    if args.warm:
+        warm(args.records)
+        return
     bootstrap, topic = asyncio.run(prepared_topic(args.records))
     for _ in range(args.repeats):
-        for variant in VARIANTS:
+        for variant in args.variants.split(","):
             print(orjson.dumps(run_child(variant, bootstrap, topic, args.records)).decode(), flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["_child"]:
-        print(orjson.dumps(asyncio.run(child(*sys.argv[2:5]))).decode())
+        print(orjson.dumps(asyncio.run(child(*sys.argv[2:6]))).decode())
     else:
         main()

@@ -25,6 +25,7 @@ from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
 from consumer.oversize import size_options, state_record_limit
 from consumer.settings import ConsumerSettings, Guarantee
+from consumer.statedir import cluster_id, state_dir
 from schemas import ClusterError, KafkaSettings, topology
 from schemas.kafka import committed_offsets
 
@@ -59,8 +60,12 @@ async def run(
 async def _run(
     kafka: KafkaSettings, cfg: ConsumerSettings, fetchers: FetcherFactory, *, stop: asyncio.Event
 ) -> int:
-    metrics, limit_bytes = Metrics(), await state_record_limit(kafka)
+    metrics, limit_bytes, cluster = Metrics(), await state_record_limit(kafka), await cluster_id(kafka)
     async with contextlib.AsyncExitStack() as stack:
+        states = stack.enter_context(
+            state_dir(cfg.state_root, max_bytes=cfg.state_dir_max_bytes, cache_bytes=cfg.state_cache_bytes,
+                      cluster=cluster)
+        )  # fmt: skip
         fetcher = await stack.enter_async_context(fetchers(metrics))
         consumer = await stack.enter_async_context(group_consumer(kafka, cfg))
         shared = await stack.enter_async_context(idempotent_producer(kafka, cfg, limit_bytes))
@@ -76,7 +81,7 @@ async def _run(
             )
             own = Ownership(
                 kafka=kafka, cfg=cfg, consumer=consumer, ctx=ctx, tg=tg, shared_producer=shared,
-                record_limit_bytes=limit_bytes,
+                record_limit_bytes=limit_bytes, state_dir=states,
             )  # fmt: skip
             health = Health(own, cfg)
             await stack.enter_async_context(serve_http(cfg.metrics_port, metrics.registry, health))
@@ -177,6 +182,7 @@ async def group_consumer(kafka: KafkaSettings, cfg: ConsumerSettings) -> AsyncIt
         max_poll_interval_ms=cfg.max_poll_interval_ms,
         session_timeout_ms=cfg.session_timeout_ms,
         heartbeat_interval_ms=cfg.heartbeat_interval_ms,
+        group_instance_id=cfg.instance_id,  # static membership: a restart within the session keeps p
     )
     await consumer.start()
     try:

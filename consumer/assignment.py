@@ -8,6 +8,7 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from consumer.committer import AcknowledgedSink, Sink, TransactionalSink, close_producer
 from consumer.errors import PartitionLost
@@ -16,9 +17,15 @@ from consumer.keeper import Keeper
 from consumer.outcome import GroupShared
 from consumer.oversize import size_options, state_record_limit
 from consumer.partition import Owned
+from consumer.restore import catch_up
 from consumer.settings import ConsumerSettings, Guarantee
+from consumer.statedir import PartitionStore, StateDir
+from consumer.statestore import JobStates
 from schemas import KafkaSettings
 
+# A revocation reads the partition's own writes into its store (so the next assignment is warm) for at most
+# this long; what is left is read by the next restore (every fetched batch moves the checkpoint).
+CATCH_UP_TIMEOUT_S = 5.0
 # In-flight jobs per download slot: one downloading, one planning or committing.
 INTAKE_PER_DOWNLOAD_SLOT = 2
 
@@ -43,10 +50,12 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         tg: asyncio.TaskGroup,
         shared_producer: AIOKafkaProducer | None,
         record_limit_bytes: int,
+        state_dir: StateDir | None = None,
     ) -> None:
         self.kafka, self.cfg, self.consumer, self.ctx, self.tg = kafka, cfg, consumer, ctx, tg
         self.shared_producer = shared_producer
         self.record_limit_bytes = record_limit_bytes  # the state topic's max.message.bytes
+        self.state_dir = state_dir  # None: in-memory state, restored from the beginning on every assignment
         self.owned: dict[TopicPartition, Owned] = {}
         self.keepers: dict[TopicPartition, Keeper] = {}
         self._init_locks: collections.defaultdict[TopicPartition, asyncio.Lock] = collections.defaultdict(
@@ -139,6 +148,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
                 log.warning("event=fenced %s", exc)
             part.sink.fail_pending(PartitionLost("revoked"))
             await part.sink.close()
+        await self.keep_store(part)
         self.owned.pop(tp, None)
         self.keepers.pop(tp, None)
         self.ctx.metrics.forget_partition(tp.partition)
@@ -148,6 +158,24 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
             abandoned,
             part.tracker.committable,
         )
+
+    async def keep_store(self, part: Owned) -> None:
+        """Revoked: no job writes p's store any more; read p's own writes into it (bounded), then close it."""
+        store, part.store = part.store, None
+        if not isinstance(store, PartitionStore):
+            return
+        try:
+            async with asyncio.timeout(CATCH_UP_TIMEOUT_S):
+                records = await catch_up(kafka=self.kafka, store=store, partition=part.tp.partition)
+            log.info("event=state-caught-up partition=%d records=%d", part.tp.partition, records)
+        except (KafkaError, TimeoutError, OSError) as exc:
+            log.warning("event=state-catch-up-incomplete partition=%d error=%r", part.tp.partition, exc)
+        finally:
+            self.close_store(store)
+
+    def close_store(self, store: JobStates | None) -> None:
+        if isinstance(store, PartitionStore) and self.state_dir is not None:
+            self.state_dir.close(store)
 
     def abandon(self) -> None:
         """Shutdown ran out of time: cancel every keeper and job left (the next owner redoes them)."""

@@ -175,6 +175,7 @@ async def _main(args: argparse.Namespace) -> int:
     )
     check_engine(cfg.engine)
     check_store_writable(cfg.store)
+    check_store_writable(cfg.state_root)  # the partition stores (DOCFETCH_STATE_DIR)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

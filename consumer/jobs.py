@@ -14,7 +14,7 @@ from consumer.errors import PartitionLost
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher, FetchOutcome
 from consumer.records import OutRecord
-from consumer.statestore import StateStore
+from consumer.statestore import JobStates
 from schemas import Finalized, JobMessage, State, StateRecord, Status, check_transition
 from schemas.codec import encode_state
 from schemas.lifecycle import needs_work, supersedes
@@ -47,10 +47,10 @@ class Placed:
     epoch: int
     owner: str
     sink: Sink
-    store: StateStore
+    store: JobStates
 
 
-def plan_attempt(store: StateStore, job: JobMessage) -> int | None:
+def plan_attempt(store: JobStates, job: JobMessage) -> int | None:
     """The attempt to plan, or None to skip: terminal at an attempt not below the message's."""
     latest = store.get(job.job_id)
     if latest is None:

@@ -21,7 +21,8 @@ from consumer.errors import PartitionLost, PartitionUnrecoverable
 from consumer.offsets import OffsetTracker
 from consumer.oversize import Rejected
 from consumer.partition import Owned
-from consumer.statestore import restore
+from consumer.restore import restore
+from consumer.statedir import PartitionStore
 
 if TYPE_CHECKING:
     from consumer.assignment import Ownership
@@ -108,21 +109,31 @@ class Keeper:
             sink = await own.new_sink(part)  # exactly-once: init_transactions fences every earlier producer
         try:
             async with asyncio.timeout_at(deadline):
-                store, report = await restore(kafka=own.kafka, partition=part.tp.partition)
-            async with asyncio.timeout(own.cfg.acquire_timeout_s):
-                committed = await self._seek_to_committed()
+                store, report = await restore(
+                    kafka=own.kafka, partition=part.tp.partition, state_dir=own.state_dir
+                )
         except BaseException:
             await sink.close()
             raise
+        try:
+            async with asyncio.timeout(own.cfg.acquire_timeout_s):
+                committed = await self._seek_to_committed()
+        except BaseException:
+            own.close_store(store)
+            await sink.close()
+            raise
         if not self.ours():  # revoked while restoring
+            own.close_store(store)
             await sink.close()
             return False
         sink.resume_from(committed)
         part.store, part.sink = store, sink
         own.ctx.metrics.restore.observe(report.seconds)
         log.info(
-            "event=restored partition=%d records=%d seconds=%.3f rate_per_s=%.0f undecodable=%d committed=%s",
+            "event=restored partition=%d records=%d seconds=%.3f rate_per_s=%.0f undecodable=%d committed=%s "
+            "from_offset=%d kind=%s rebuilt=%s",
             report.partition, report.records, report.seconds, report.rate, store.undecodable, committed,
+            report.start, "persistent" if isinstance(store, PartitionStore) else "memory", report.rebuilt,
         )  # fmt: skip
         own.apply_pauses()
         return True
@@ -171,7 +182,8 @@ class Keeper:
         self.refresh_limit = isinstance(exc.__cause__, Rejected)
         for task in part.tasks:
             task.cancel()
-        sink, part.sink, part.store = part.sink, None, None
+        sink, store, part.sink, part.store = part.sink, part.store, None, None
+        self.own.close_store(store)  # on disk, as far as its checkpoint says; the re-acquisition reopens it
         if sink is not None:
             sink.fail_pending(exc)
             await sink.close()

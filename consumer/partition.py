@@ -15,7 +15,7 @@ from consumer.errors import PartitionLost
 from consumer.jobs import JobContext, Placed, run_after
 from consumer.offsets import OffsetTracker
 from consumer.records import dlq_record
-from consumer.statestore import StateStore
+from consumer.statestore import JobStates
 from schemas import JobMessage, PoisonMessage, decode_job
 from schemas.topics import INTERNAL_ERROR, KEY_MISMATCH, WRONG_PARTITION, partition_for_key
 
@@ -37,7 +37,7 @@ class Owned:
     partitions: Callable[[], int]
     tracker: OffsetTracker = field(default_factory=OffsetTracker)
     sink: Sink | None = None
-    store: StateStore | None = None
+    store: JobStates | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     chains: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     revoking: bool = False

@@ -50,6 +50,19 @@ class ConsumerSettings(BaseSettings):
     # /healthz fails when the consumer has held no partition for this long.
     out_of_group_s: float = Field(default=120.0, gt=0)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    # Persistent state stores, one per state partition (consumer/statedir.py). None: `state` beside the
+    # artifact store. Revoked partitions' stores stay on disk (warm restores) within state_dir_max_bytes.
+    state_dir: Path | None = None
+    state_dir_max_bytes: int = Field(default=20 * 2**30, ge=0)
+    # RocksDB memory of all stores together (block cache; write buffers are charged to it): not per job.
+    state_cache_bytes: int = Field(default=64 * 2**20, ge=2**20)
+    # Static group membership (aiokafka group_instance_id), e.g. the pod or host name; None: dynamic.
+    instance_id: str | None = Field(default=None, min_length=1, max_length=249)
+
+    @property
+    def state_root(self) -> Path:
+        """Where the partition stores live: DOCFETCH_STATE_DIR, else `state` beside the artifact store."""
+        return self.state_dir if self.state_dir is not None else self.store.absolute().parent / "state"
 
     # --- timeouts derived from the session timeout (DESIGN §4): a flush or an acquisition that outlasts it
     # would hold a partition the group may already have given away.

@@ -2,7 +2,14 @@
 (settings, topology check, topic reader, committed offsets: schemas.kafka/topology/topicreader).
 Imports nothing else of ours."""
 
-from schemas.codec import decode_job, decode_state, encode, peek_state, peek_state_attempt
+from schemas.codec import (
+    decode_job,
+    decode_state,
+    encode,
+    peek_state,
+    peek_state_attempt,
+    peek_state_attempt_bytes,
+)
 from schemas.errors import (
     ClusterError,
     IllegalTransition,
@@ -65,6 +72,7 @@ __all__ = [
     "job_id_for_work",
     "peek_state",
     "peek_state_attempt",
+    "peek_state_attempt_bytes",
     "tier_rank",
     "topology_problems",
 ]

@@ -1,0 +1,211 @@
+"""Restore state partition p before taking jobs of p: from its persistent store's checkpoint to the end
+offset (read_committed: the LSO), or from the beginning when the checkpoint cannot be trusted.
+
+Trusted: the store's fingerprint (cluster id, topic, partition, format) is this partition's; its checkpoint
+is within [earliest offset, end offset]; and the last record it read (the marker) is still at its offset
+with the same timestamp and key. A state topic that was recreated, truncated or is another cluster's fails
+one of these, and so does a marker that compaction removed: then the store is emptied and rebuilt from the
+beginning (a full restore, never a wrong one). Every fetched batch is written with the checkpoint it brings
+the store to in one WriteBatch, so a crash at any point leaves a store that is consistent with its
+checkpoint; re-reading a record is harmless (the latest record of a job wins).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from consumer.statedir import Checkpoint, PartitionStore, StateDir, StoreBusy
+from consumer.statestore import JobStates, StateStore
+from schemas import KafkaSettings
+
+log = logging.getLogger("docfetch.consumer")
+
+# Large fetches make a restore mostly sequential reads; a state record is a few hundred bytes.
+# One reader per partition, so the two limits are the same; they bound the reader's buffers (RSS).
+FETCH_MAX_BYTES = 8 * 1024 * 1024
+PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024
+FETCH_MAX_WAIT_MS = 50  # a fetch at the end of the log returns soon (a warm restore is mostly that)
+RESTORE_POLL_MS = 200  # one getmany; the loop ends at the end offset, not on an empty poll
+MAX_RECORDS_PER_POLL = 10_000  # one WriteBatch each; bounds the decoded records held at a time
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    partition: int
+    records: int
+    seconds: float
+    start: int = 0  # the offset read from: 0 (or the earliest) for a cold restore, the checkpoint if warm
+    rebuilt: str | None = None  # why the persistent store was rebuilt from the beginning, if it was
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else float(self.records)
+
+
+def _reader(kafka: KafkaSettings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        **kafka.client_options(),
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        fetch_max_bytes=FETCH_MAX_BYTES,
+        max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
+
+
+async def restore(
+    *, kafka: KafkaSettings, partition: int, state_dir: StateDir | None = None
+) -> tuple[JobStates, RestoreReport]:
+    """p's state: the persistent store brought up to the end offset, or (no state dir, or the store is
+    held by another process) an in-memory store read from the beginning."""
+    started, tp = time.monotonic(), TopicPartition(kafka.state_topic, partition)
+    store: PartitionStore | None = None
+    if state_dir is not None:
+        try:
+            store = state_dir.open(kafka.state_topic, partition)
+        except StoreBusy as exc:
+            log.warning("event=state-store-busy partition=%d action=memory %s", partition, exc)
+    reader = _reader(kafka)
+    try:
+        await reader.start()
+        reader.assign([tp])
+        begin = (await reader.beginning_offsets([tp]))[tp]
+        end = (await reader.end_offsets([tp]))[tp]
+        if store is None:
+            memory = StateStore()
+            count = await _read_into_memory(reader, tp, memory, begin, end)
+            return memory, RestoreReport(partition, count, time.monotonic() - started, begin)
+        assert state_dir is not None
+        fingerprint = state_dir.fingerprint(kafka.state_topic, partition)
+        start, rebuilt = _start_offset(store, fingerprint, begin, end)
+        checkpoint = store.checkpoint()
+        marker = checkpoint.marker if rebuilt is None and checkpoint is not None else None
+        try:
+            count = await _read_into(reader, tp, store, start, end, expect=marker)
+        except MarkerMismatch:  # recreated under the same name, or the marker compacted away
+            start, rebuilt = _rebuild(store, fingerprint, begin, "marker-mismatch"), "marker-mismatch"
+            count = await _read_into(reader, tp, store, start, end)
+    except BaseException:
+        if store is not None and state_dir is not None:
+            state_dir.close(store)
+        raise
+    finally:
+        await reader.stop()
+    return store, RestoreReport(partition, count, time.monotonic() - started, start, rebuilt)
+
+
+async def catch_up(*, kafka: KafkaSettings, store: PartitionStore, partition: int) -> int:
+    """Read p from the store's checkpoint to the end offset (what this process wrote since the restore):
+    the next assignment, here or in a process sharing the directory, then starts from there."""
+    tp = TopicPartition(kafka.state_topic, partition)
+    checkpoint = store.checkpoint()
+    if checkpoint is None:
+        return 0
+    reader = _reader(kafka)
+    try:
+        await reader.start()
+        reader.assign([tp])
+        end = (await reader.end_offsets([tp]))[tp]
+        return await _read_into(reader, tp, store, checkpoint.offset, end)
+    finally:
+        await reader.stop()
+
+
+class MarkerMismatch(Exception):
+    """The record a checkpoint's marker names is not at its offset any more."""
+
+
+def _start_offset(
+    store: PartitionStore, fingerprint: dict[str, object], begin: int, end: int
+) -> tuple[int, str | None]:
+    """Where to read from: the checkpoint when it can be trusted, else (store emptied) the beginning."""
+    reason = _distrust(store, fingerprint, begin, end)
+    if reason is None:
+        checkpoint = store.checkpoint()
+        assert checkpoint is not None
+        return checkpoint.offset, None
+    return _rebuild(store, fingerprint, begin, reason), reason
+
+
+def _rebuild(store: PartitionStore, fingerprint: dict[str, object], begin: int, reason: str) -> int:
+    store.reset(fingerprint)
+    log.info("event=state-store-rebuild partition=%s reason=%s", store.path.name.rsplit("-", 1)[-1], reason)
+    return begin
+
+
+def _distrust(store: PartitionStore, fingerprint: dict[str, object], begin: int, end: int) -> str | None:
+    """Why the store's checkpoint cannot be trusted; None when it can (the marker is checked on reading)."""
+    found = store.fingerprint()
+    if found is None:
+        return "new"
+    if found != fingerprint:
+        return "fingerprint"  # another cluster, topic or partition, or an older format
+    checkpoint = store.checkpoint()
+    if checkpoint is None:
+        return "no-checkpoint"
+    if checkpoint.offset > end:
+        return "beyond-end"  # the topic was recreated or truncated
+    if checkpoint.offset < begin:
+        return "below-earliest"  # records after the checkpoint were deleted unread
+    return None
+
+
+def _key(msg: ConsumerRecord[bytes, bytes]) -> str:
+    return (msg.key or b"").decode("ascii", "replace")
+
+
+async def _read_into(
+    reader: AIOKafkaConsumer,
+    tp: TopicPartition,
+    store: PartitionStore,
+    start: int,
+    end: int,
+    *,
+    expect: tuple[int, int, str] | None = None,
+) -> int:
+    """Read [start, end) into the store; each fetched batch goes in with its checkpoint (one WriteBatch).
+
+    With `expect` (the checkpoint's marker), reading starts at the marker's record, which must be the first
+    one read (MarkerMismatch otherwise, before anything is written); applying it again is harmless."""
+    reader.seek(tp, start if expect is None else expect[0])
+    count, position, checkpoint = 0, start, store.checkpoint()
+    marker = checkpoint.marker if checkpoint is not None else None
+    if checkpoint is None or checkpoint.offset != start:  # a rebuild (or an empty partition) starts here
+        store.write((), checkpoint=Checkpoint(start, marker))
+    again = 0 if expect is None else 1  # the marker's record, read a second time
+    while position < end or expect is not None:
+        polled = await reader.getmany(tp, timeout_ms=RESTORE_POLL_MS, max_records=MAX_RECORDS_PER_POLL)
+        batch, moved_from = polled.get(tp, []), position
+        position = await reader.position(tp)
+        if expect is not None:
+            if batch and (batch[0].offset, batch[0].timestamp, _key(batch[0])) != expect:
+                raise MarkerMismatch
+            if not batch and position >= end:
+                raise MarkerMismatch  # nothing left where the marker was
+            if batch:
+                expect = None
+        if not batch and position == moved_from:
+            continue
+        if batch:
+            last = batch[-1]
+            marker = (last.offset, last.timestamp, _key(last))
+        store.write(batch, checkpoint=Checkpoint(position, marker))
+        count += len(batch)
+    return count - again
+
+
+async def _read_into_memory(
+    reader: AIOKafkaConsumer, tp: TopicPartition, store: StateStore, start: int, end: int
+) -> int:
+    reader.seek(tp, start)
+    count = 0
+    while await reader.position(tp) < end:
+        batch = await reader.getmany(tp, timeout_ms=RESTORE_POLL_MS, max_records=MAX_RECORDS_PER_POLL)
+        for msg in batch.get(tp, ()):
+            store.apply(msg.key, msg.value)
+            count += 1
+    return count
