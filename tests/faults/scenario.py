@@ -81,8 +81,8 @@ class Outcome:
         return asdict(self)
 
 
-def jobs_for(origin: Origin, count: int, *, prefix: str = "F") -> list[JobMessage]:
-    """`count` jobs, job n fetching origin document n."""
+def jobs_for(origin: Origin, count: int, *, prefix: str = "F", first: int = 0) -> list[JobMessage]:
+    """`count` jobs, job n fetching origin document n (n from `first`)."""
     return [
         JobMessage(
             job_id=job_id_for_work(f"{prefix}{n}"),
@@ -91,7 +91,7 @@ def jobs_for(origin: Origin, count: int, *, prefix: str = "F") -> list[JobMessag
             source="faults",
             seeded_at_ms=SEEDED_AT_MS,
         )
-        for n in range(count)
+        for n in range(first, first + count)
     ]
 
 

@@ -3,6 +3,9 @@ twice while working; the survivors exit 0 only once every job is terminal and co
 
 The second kill leaves jobs open on the victim's partitions, and the session timeout is far longer than
 the survivors' own work: before the fix the first survivor exited then, with the victim's jobs open.
+Which partitions the restarted victim gets, and how much of their work is left by then, depends on the
+machine's load; so a second batch is seeded once it holds partitions again, answered slowly until the kill,
+which leaves open work on every partition whatever the victim got.
 """
 
 from __future__ import annotations
@@ -31,9 +34,12 @@ pytestmark = pytest.mark.faults
 
 PARTITIONS = 6
 JOBS = 240
+BODY_DELAY_S = 0.5
 IDLE_S = 2.0  # well below the session timeout: idling alone must not end a survivor early
 SESSION_MS = "20000"  # far longer than the survivors' own work after the late kill: they must wait it out
-BUSY_JOBS = 8  # the second kill comes while the victim's partitions have at least this many jobs open
+LATE_JOBS = 90  # the second batch, seeded once the restarted victim holds partitions: ~15 per partition
+LATE_DELAY_S = 4.0  # how slowly the origin answers from the second batch until the second kill
+BUSY_JOBS = 3  # the second kill comes while the victim's partitions have at least this many jobs open
 RUN_TIMEOUT_S = 180.0  # a few seconds of downloads and two rebalances; this only catches a hang
 
 
@@ -82,7 +88,7 @@ async def test_three_consumers_exit_when_idle_only_when_the_group_is_done(
 ) -> None:
     settings = await make_topics(partitions=PARTITIONS)
     store = tmp_path / "store"
-    async with Origin(body_delay_s=0.5) as origin, ProcessPool(tmp_path / "logs") as pool:
+    async with Origin(body_delay_s=BODY_DELAY_S) as origin, ProcessPool(tmp_path / "logs") as pool:
         jobs = jobs_for(origin, JOBS)
         await publish(settings, list(jobs))
         base = options(settings, store)
@@ -96,9 +102,14 @@ async def test_three_consumers_exit_when_idle_only_when_the_group_is_done(
         assert await victim.wait(5) == -signal.SIGKILL
         victim = pool.consumer("victim-again", opts)
         await victim.wait_for_log(r"event=restored", timeout_s=60)  # it holds partitions again, working
+        origin.body_delay_s = LATE_DELAY_S
+        late = jobs_for(origin, LATE_JOBS, prefix="L", first=JOBS)
+        await publish(settings, list(late))
+        jobs = [*jobs, *late]
         await _busy(settings, jobs, victim)
         victim.kill()
         assert await victim.wait(5) == -signal.SIGKILL
+        origin.body_delay_s = BODY_DELAY_S
         killed_at = time.monotonic()
         left_behind = await _open_on(settings, jobs, _assigned(victim))
         assert left_behind > 0, "the second kill must leave work on the dead member's partitions"
