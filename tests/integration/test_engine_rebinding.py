@@ -101,18 +101,24 @@ async def _fetch(
         return await engine.fetch(job)
 
 
-async def test_rebinding_to_loopback_never_reaches_the_origin(tmp_path: Path, transport: str) -> None:
-    asked, resolve = rebinding(PUBLIC, LOOPBACK)
+async def _fetch_secret(
+    tmp_path: Path, resolve: Resolver, *, transport: str, allow_private_hosts: bool
+) -> tuple[FetchOutcome, LoopbackOnly, list[str]]:
+    """Fetch the secret origin's /internal-secret.pdf as `localhost`: the outcome, where the engine
+    connected, and the paths the origin saw."""
     network = LoopbackOnly()
     async with secret_origin() as (port, seen):
         job = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
-        outcome = await _fetch(
-            settings_for(port, http_transport=transport, allow_private_hosts=False),
-            job,
-            tmp_path,
-            resolve,
-            network,
-        )
+        cfg = settings_for(port, http_transport=transport, allow_private_hosts=allow_private_hosts)
+        outcome = await _fetch(cfg, job, tmp_path, resolve, network)
+    return outcome, network, seen
+
+
+async def test_rebinding_to_loopback_never_reaches_the_origin(tmp_path: Path, transport: str) -> None:
+    asked, resolve = rebinding(PUBLIC, LOOPBACK)
+    outcome, network, seen = await _fetch_secret(
+        tmp_path, resolve, transport=transport, allow_private_hosts=False
+    )
     assert seen == [], f"the loopback origin was reached: {seen}"
     assert outcome.status is not Status.SUCCESS
     assert set(network.targets) <= {PUBLIC}, network.targets  # only checked addresses, never loopback
@@ -148,16 +154,9 @@ async def test_loopback_first_answer_succeeds_when_private_hosts_are_allowed(
     tmp_path: Path, transport: str
 ) -> None:
     _, resolve = rebinding(LOOPBACK, LOOPBACK)
-    network = LoopbackOnly()
-    async with secret_origin() as (port, seen):
-        job = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
-        outcome = await _fetch(
-            settings_for(port, http_transport=transport, allow_private_hosts=True),
-            job,
-            tmp_path,
-            resolve,
-            network,
-        )
+    outcome, network, seen = await _fetch_secret(
+        tmp_path, resolve, transport=transport, allow_private_hosts=True
+    )
     assert outcome.status is Status.SUCCESS, outcome
     assert "/internal-secret.pdf" in seen
     assert set(network.targets) == {LOOPBACK}
@@ -167,16 +166,9 @@ async def test_the_next_checked_address_is_tried_when_one_refuses(tmp_path: Path
     async def resolve(host: str) -> list[str]:
         return ["127.0.0.2", LOOPBACK]  # nothing listens on 127.0.0.2: connection refused
 
-    network = LoopbackOnly()
-    async with secret_origin() as (port, seen):
-        job = make_job((Tier.OA_PDF, f"http://localhost:{port}/internal-secret.pdf"))
-        outcome = await _fetch(
-            settings_for(port, http_transport=transport, allow_private_hosts=True),
-            job,
-            tmp_path,
-            resolve,
-            network,
-        )
+    outcome, network, seen = await _fetch_secret(
+        tmp_path, resolve, transport=transport, allow_private_hosts=True
+    )
     assert outcome.status is Status.SUCCESS, outcome
     assert network.targets[:2] == ["127.0.0.2", LOOPBACK]
     assert "/internal-secret.pdf" in seen
