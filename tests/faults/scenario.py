@@ -29,10 +29,15 @@ SEEDED_AT_MS = 1_000
 
 
 class Counted(Protocol):
-    """An origin that counts the GETs of job documents (re-downloads = GETs beyond one per job)."""
+    """An origin that counts the GETs of job documents."""
 
     @property
     def total_requests(self) -> int: ...
+
+    @property
+    def redownloads(self) -> int:
+        """GETs of a document beyond its first (never negative: a job that failed before any GET adds 0)."""
+        ...
 
 
 class FarmDocs:
@@ -46,6 +51,13 @@ class FarmDocs:
         stats = self.farm.stats
         return sum(
             n for h in self.hosts for path, n in stats.host(h).requests.items() if path != "/robots.txt"
+        )
+
+    @property
+    def redownloads(self) -> int:
+        stats = self.farm.stats
+        return sum(
+            n - 1 for h in self.hosts for path, n in stats.host(h).requests.items() if path != "/robots.txt"
         )
 
 
@@ -185,7 +197,7 @@ async def conclude(
         failed=report.counts["failed"],
         pending=report.counts["pending"],
         duplicates=report.counts["duplicates"],
-        redownloads=origin.total_requests - len({j.candidates[0].url for j in jobs}),
+        redownloads=origin.redownloads,
         recover_s=None if recover_s is None else round(recover_s, 1),
         open_at_fault=open_at_fault,
         violations=violations,

@@ -36,7 +36,7 @@ from tests.faults.test_origin_faults import farm_jobs
 pytestmark = pytest.mark.faults
 
 PARTITIONS = 6
-FILLER_RECORDS = 150_000  # restore reads them all; at tens of thousands/s per process that takes seconds
+FILLER_RECORDS = 600_000  # restore reads them all: ~100k/s per process (RocksDB store), so seconds
 FILL_BATCH = 5_000  # sends awaited together; the producer batches them (linger) into few requests
 JOBS = 120
 

@@ -105,3 +105,17 @@ def test_cli_refusal_names_the_problem(kafka_settings: KafkaSettings) -> None:
     )
     assert bad.returncode == 3
     assert "must be 'compact'" in bad.stderr
+
+
+async def test_unreadable_config_is_an_error_not_an_unset_policy(
+    kafka_settings: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker that does not know the topic yet answers describe_configs with an error and no entries:
+    that is retried, then named, never read as `cleanup.policy=None` (a non-compacted state topic)."""
+    from schemas import topology
+    from schemas.kafka import admin_client
+
+    monkeypatch.setattr(topology, "CONFIG_READ_TIMEOUT_S", 0.5)
+    async with admin_client(kafka_settings) as admin:
+        with pytest.raises(TopologyError, match=r"cannot read the configuration of topic 'no-such-topic'"):
+            await topology._configs(admin, "no-such-topic")

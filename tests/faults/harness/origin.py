@@ -57,6 +57,11 @@ class Origin:
         """Document GETs only: the engine's one robots.txt fetch per host is not a download."""
         return sum(n for path, n in self.requests.items() if path != "/robots.txt")
 
+    @property
+    def redownloads(self) -> int:
+        """Document GETs beyond the first of each document."""
+        return sum(n - 1 for path, n in self.requests.items() if path != "/robots.txt")
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
