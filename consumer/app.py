@@ -97,6 +97,7 @@ async def _run(
 async def drain(own: Ownership, cfg: ConsumerSettings) -> None:
     """Release every partition (bounded drain, commit what is final), all within drain_timeout_s plus
     SHUTDOWN_GRACE_S whether or not the broker answers; whatever is left then is abandoned."""
+    own.stopping = True
     log.info("event=draining partitions=%s", sorted(tp.partition for tp in own.owned))
     try:
         async with asyncio.timeout(cfg.drain_timeout_s + SHUTDOWN_GRACE_S):

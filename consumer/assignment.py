@@ -62,6 +62,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
             asyncio.Lock
         )
         self.epoch = 0
+        self.stopping = False  # set by the shutdown drain: assignments after it are not taken
         self.paused_until_s = 0.0
         self.out_of_group_since_s: float | None = time.monotonic()
 
@@ -74,6 +75,12 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
 
     # --- rebalance listener ---------------------------------------------------------------------
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if self.stopping:
+            # The group rebalanced while this process drains (another member left or joined): it takes no
+            # work now; leaving the group on the way out hands these partitions to the others.
+            log.info("event=assigned-while-stopping partitions=%s action=not-taken",
+                     sorted(tp.partition for tp in assigned))  # fmt: skip
+            return
         self.epoch += 1
         self.ctx.metrics.rebalances.inc()
         self.out_of_group_since_s = None if assigned else time.monotonic()

@@ -10,6 +10,7 @@ import asyncio
 import random
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,40 @@ async def test_sigterm_mid_download_drains_and_exits_zero(make_topics: MakeTopic
         )  # fmt: skip
     assert_invariants(outcome.violations)
     assert outcome.finalized == len(jobs)
+
+
+@pytest.mark.ci
+async def test_assignment_while_draining_is_not_taken(make_topics: MakeTopics, tmp_path: Path) -> None:
+    """SIGTERM to A mid-download, then B leaves at once (no drain): the group gives A every partition while
+    A drains. A must not start work on them: it exits within its drain timeout (it once ran on forever)."""
+    settings = await make_topics(partitions=PARTITIONS)
+    store = tmp_path / "store"
+    async with Origin(body_delay_s=4.0) as origin, ProcessPool(tmp_path / "logs") as pool:
+        jobs = jobs_for(origin, 40)
+        await publish(settings, list(jobs))
+        opts = options(settings, store)
+        a = pool.consumer("a", opts)
+        b = pool.consumer("b", replace(opts, extra_args=(*opts.extra_args, "--drain-timeout-s", "0")))
+        for proc in (a, b):
+            await proc.wait_for_log(r"event=assigned epoch=\d+ partitions=\[\d", timeout_s=60)
+        await _wait_requests(origin, 4, timeout_s=60)
+        a.terminate()
+        started = time.monotonic()
+        await a.wait_for_log(r"event=signal name=SIGTERM", timeout_s=10)
+        b.terminate()
+        assert await b.wait(30) == 0, b.tail()
+        assert await a.wait(5 + 10) == 0, a.tail()  # drain timeout + grace
+        drain_s = time.monotonic() - started
+        after_signal = a.log_text().split("event=signal name=SIGTERM", 1)[1]
+        assert "event=assigned" in after_signal, "no assignment reached A while it drained: nothing tested"
+        assert "Traceback" not in after_signal and "ERROR" not in after_signal, after_signal[-3000:]
+        await settle(pool, opts)
+        outcome, _report = await conclude(
+            "assignment while draining (SIGTERM, then the other member leaves)", settings, store,
+            origin=origin, jobs=jobs, guarantee="exactly-once", recover_s=drain_s,
+        )  # fmt: skip
+    assert_invariants(outcome.violations)
+    assert outcome.finalized == len(jobs) and outcome.duplicates == 0
 
 
 async def test_reseed_during_run_downloads_nothing_new(make_topics: MakeTopics, tmp_path: Path) -> None:
