@@ -4,6 +4,8 @@ Operators run it after incidents; the fault tests run it after every fault. It r
 the group's committed offsets, the jobs topic, the DLQ topic, the state topic (all ``read_committed``)
 and then the artifact store. Offsets are read first so that a live run never sees an offset whose
 terminal records it has not read yet (they are committed in the same transaction, or acked before).
+What it reads goes into a scratch on-disk index (``--tmp-dir``, removed on exit), so memory is bounded
+by ``--index-memory-mb``, not by the number of jobs or records (producer.scratchindex).
 
 Checks (each violation names a job id or a store path):
 
