@@ -4,6 +4,8 @@ Operators run it after incidents; the fault tests run it after every fault. It r
 the group's committed offsets, the jobs topic, the DLQ topic, the state topic (all ``read_committed``)
 and then the artifact store. Offsets are read first so that a live run never sees an offset whose
 terminal records it has not read yet (they are committed in the same transaction, or acked before).
+What it reads goes into a scratch on-disk index (``--tmp-dir``, removed on exit), so memory is bounded
+by ``--index-memory-mb``, not by the number of jobs or records (producer.scratchindex).
 
 Checks (each violation names a job id or a store path):
 
@@ -26,14 +28,25 @@ import argparse
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from aiokafka import ConsumerRecord
 
-from producer.statereader import StateSnapshot, read_state
-from schemas import KafkaSettings, PoisonMessage, State, StateRecord, decode_job
+from producer.scratchindex import (
+    IndexSettings,
+    ScratchIndex,
+    add_index_flags,
+    index_settings,
+    number,
+    scratch_index,
+    u32,
+    u64,
+)
+from producer.statereader import IndexedState, StateSnapshot, index_state, read_state
+from schemas import KafkaSettings, PoisonMessage, State, decode_job
 from schemas.artifacts import object_path, parse_relpath
 from schemas.kafka import committed_offsets as group_offsets
 from schemas.lifecycle import is_orphaned, needs_work
@@ -45,6 +58,10 @@ CHECKS = ("terminal", "duplicate-finalized", "artifact", "committed-offset", "or
 DEFAULT_GRACE_S = 3600.0  # longer than any download plus commit interval, so live writes never count
 HASH_CHUNK_BYTES = 1024 * 1024
 EXIT_VIOLATIONS = 1
+# Keyspaces of the scratch index (producer.scratchindex) that audit adds to producer.statereader's.
+POSITION = b"P"  # P partition4 offset8 -> attempt8 job (empty: poison)
+ASKED = b"Q"  # Q job attempt8 partition4 offset8 -> "" : a message asking for that job at that attempt
+DEAD = b"D"  # D partition4 offset8 -> "" : the DLQ holds that jobs-topic message
 
 
 @dataclass(frozen=True)
@@ -96,99 +113,183 @@ async def committed_offsets(settings: KafkaSettings) -> dict[int, int]:
     return {p: off for p, off in (await group_offsets(settings)).items() if off is not None}
 
 
+def position_of(rec: ConsumerRecord[bytes, bytes]) -> JobPosition:
+    try:
+        job = decode_job(rec.value)
+    except PoisonMessage:
+        return JobPosition(rec.partition, rec.offset, None, 0)
+    return JobPosition(rec.partition, rec.offset, job.job_id, job.attempt)
+
+
 async def job_positions(settings: KafkaSettings) -> list[JobPosition]:
     """Every committed jobs-topic message with its job id and attempt; poison has job_id None."""
-    positions = []
-    async for rec in iter_topic(settings, settings.jobs_topic):
-        try:
-            job = decode_job(rec.value)
-        except PoisonMessage:
-            positions.append(JobPosition(rec.partition, rec.offset, None, 0))
-            continue
-        positions.append(JobPosition(rec.partition, rec.offset, job.job_id, job.attempt))
-    return positions
+    return [position_of(rec) async for rec in iter_topic(settings, settings.jobs_topic)]
 
 
-async def dlq_sources(settings: KafkaSettings) -> set[tuple[int, int]]:
-    """(partition, offset) of every jobs-topic message that has a record on the DLQ topic."""
-    sources = set()
+async def dlq_records(settings: KafkaSettings) -> AsyncIterator[tuple[int, int]]:
+    """(partition, offset) of each jobs-topic message a DLQ record names, in DLQ order."""
     async for rec in iter_topic(settings, settings.dlq_topic):
         headers = {key: value.decode("utf-8", "replace") for key, value in rec.headers}
         if headers.get(DLQ_TOPIC, settings.jobs_topic) != settings.jobs_topic:
             continue
         try:
-            sources.add((int(headers[DLQ_PARTITION]), int(headers[DLQ_OFFSET])))
+            yield int(headers[DLQ_PARTITION]), int(headers[DLQ_OFFSET])
         except (KeyError, ValueError):
             continue  # a DLQ record without a source cannot vouch for any offset
-    return sources
+
+
+async def dlq_sources(settings: KafkaSettings) -> set[tuple[int, int]]:
+    """(partition, offset) of every jobs-topic message that has a record on the DLQ topic."""
+    return {source async for source in dlq_records(settings)}
 
 
 async def read_topics(settings: KafkaSettings) -> Topics:
-    """Read Kafka in the order the module docstring explains."""
+    """Read Kafka in the order the module docstring explains, into memory (tests, small topics)."""
     committed = await committed_offsets(settings)
     positions = await job_positions(settings)
     sources = await dlq_sources(settings)
     return Topics(committed, positions, sources, await read_state(settings))
 
 
-def check_terminal(topics: Topics, report: AuditReport, *, settled: bool) -> None:
-    wanted: dict[str, int] = {}  # job id -> highest attempt asked for (a re-seed may repeat attempt 0)
+class IndexedPositions:
+    """Where each jobs-topic message is, and which ones the DLQ holds, in a scratch index."""
+
+    def __init__(self, index: ScratchIndex) -> None:
+        self.index = index
+        self.poison = 0
+        self.dead_lettered = 0
+
+    def add(self, pos: JobPosition) -> None:
+        where = u32(pos.partition) + u64(pos.offset)
+        if pos.job_id is None:
+            self.poison += 1
+            self.index.put(POSITION + where)
+            return
+        job, attempt = pos.job_id.encode(), u64(pos.attempt)
+        self.index.put(POSITION + where, attempt + job)
+        self.index.put(ASKED + job + attempt + where)
+
+    def add_dlq(self, partition: int, offset: int) -> None:
+        self.dead_lettered += 1
+        self.index.put(DEAD + u32(partition) + u64(offset))
+
+    def in_dlq(self, where: bytes) -> bool:
+        return self.dead_lettered > 0 and self.index.get(DEAD + where) is not None
+
+    def items(self) -> Iterator[tuple[JobPosition, bytes]]:
+        """Every position, by partition and offset, with its key suffix (for in_dlq)."""
+        for where, value in self.index.items(POSITION):
+            job = value[8:].decode() if value else None
+            pos = JobPosition(number(where[:4]), number(where[4:]), job, number(value[:8]) if value else 0)
+            yield pos, bytes(where)
+
+    def wanted(self) -> Iterator[tuple[str, int]]:
+        """(job id, highest attempt asked for) by job id, over the messages the DLQ does not hold."""
+        current, highest = b"", -1
+        for key, _ in self.index.items(ASKED):
+            job, attempt, where = key[:64], number(key[64:72]), bytes(key[72:])
+            if job != current:
+                if highest >= 0:
+                    yield current.decode(), highest
+                current, highest = bytes(job), -1
+            if not self.in_dlq(where):
+                highest = max(highest, attempt)  # a re-seed may repeat attempt 0
+        if highest >= 0:
+            yield current.decode(), highest
+
+
+@dataclass
+class IndexedTopics:
+    """What audit read from Kafka, in a scratch index: nothing per job or record in memory."""
+
+    committed: dict[int, int]
+    positions: IndexedPositions
+    state: IndexedState
+
+
+async def index_topics(settings: KafkaSettings, index: ScratchIndex) -> IndexedTopics:
+    """Read Kafka in the order the module docstring explains, streaming into `index`."""
+    committed = await committed_offsets(settings)
+    positions = IndexedPositions(index)
+    async for rec in iter_topic(settings, settings.jobs_topic):
+        positions.add(position_of(rec))
+    async for partition, offset in dlq_records(settings):
+        positions.add_dlq(partition, offset)
+    return IndexedTopics(committed, positions, await index_state(settings, index))
+
+
+def indexed(topics: Topics, index: ScratchIndex) -> IndexedTopics:
+    """The in-memory read, written into `index` as index_topics would have."""
+    positions = IndexedPositions(index)
     for pos in topics.positions:
-        if pos.job_id is not None and (pos.partition, pos.offset) not in topics.dlq_sources:
-            wanted[pos.job_id] = max(pos.attempt, wanted.get(pos.job_id, 0))
-    report.counts["seeded"] = len(wanted)
-    report.counts["poison"] = sum(p.job_id is None for p in topics.positions)
-    for job_id, attempt in sorted(wanted.items()):
-        if _terminal_at(topics.state.history.get(job_id, []), attempt) is not None:
+        positions.add(pos)
+    for partition, offset in topics.dlq_sources:
+        positions.add_dlq(partition, offset)
+    state = IndexedState(index)
+    for history in topics.state.history.values():
+        for record in history:
+            state.add_history(record)
+    for record in topics.state.latest.values():
+        state.set_latest(record)
+    for partition, offset, reason in topics.state.undecodable:
+        state.add_undecodable(partition, offset, reason)
+    index.flush()
+    return IndexedTopics(topics.committed, positions, state)
+
+
+def _terminal_at(state: IndexedState, job_id: str, attempt: int) -> bool:
+    """Whether a terminal record answers a message of `attempt` (schemas.lifecycle.needs_work: one of
+    this attempt or above)."""
+    highest = state.terminal_attempt(job_id)
+    return highest is not None and not needs_work(State.FAILED, highest, attempt)
+
+
+def check_terminal(topics: IndexedTopics, report: AuditReport, *, settled: bool) -> None:
+    report.counts["seeded"] = 0
+    for job_id, attempt in topics.positions.wanted():
+        report.counts["seeded"] += 1
+        if _terminal_at(topics.state, job_id, attempt):
             report.counts["terminal"] += 1
             continue
         report.counts["pending"] += 1
         if settled:
             report.violations.append(Violation("terminal", job_id, f"pending at attempt {attempt}"))
-    for partition, offset, reason in topics.state.undecodable:
+    report.counts["poison"] = topics.positions.poison
+    for partition, offset, reason in topics.state.undecodable():
         report.violations.append(Violation("terminal", f"state {partition}/{offset}", reason))
-    latest = topics.state.latest.values()
-    report.counts["finalized"] = sum(r.state is State.FINALIZED for r in latest)
-    report.counts["failed"] = sum(r.state is State.FAILED for r in latest)
+    report.counts["finalized"] = report.counts["failed"] = 0
+    for _job_id, record in topics.state.latest_items():
+        report.counts["finalized"] += record.state is State.FINALIZED
+        report.counts["failed"] += record.state is State.FAILED
 
 
-def _terminal_at(history: list[StateRecord], attempt: int) -> StateRecord | None:
-    """The first terminal record that answers a message of `attempt` (schemas.lifecycle), or None."""
-    return next(
-        (r for r in history if r.state.terminal and not needs_work(r.state, r.attempt, attempt)), None
-    )
+def check_duplicates(state: IndexedState, report: AuditReport) -> None:
+    for job_id, attempt, count in state.finalized_per_attempt():
+        if count > 1:
+            report.counts["duplicates"] += count - 1
+            detail = f"{count} FINALIZED records at attempt {attempt}"
+            report.violations.append(Violation("duplicate-finalized", job_id, detail))
 
 
-def check_duplicates(state: StateSnapshot, report: AuditReport) -> None:
-    for job_id, history in sorted(state.history.items()):
-        per_attempt = Counter(r.attempt for r in history if r.state is State.FINALIZED)
-        for attempt, count in sorted(per_attempt.items()):
-            if count > 1:
-                report.counts["duplicates"] += count - 1
-                detail = f"{count} FINALIZED records at attempt {attempt}"
-                report.violations.append(Violation("duplicate-finalized", job_id, detail))
-
-
-def check_offsets(topics: Topics, report: AuditReport) -> None:
-    for pos in topics.positions:
+def check_offsets(topics: IndexedTopics, report: AuditReport) -> None:
+    for pos, where in topics.positions.items():
         if pos.offset >= topics.committed.get(pos.partition, 0):
             continue
-        where = f"jobs {pos.partition}/{pos.offset}"
-        if (pos.partition, pos.offset) in topics.dlq_sources:
+        if topics.positions.in_dlq(where):
             continue  # the DLQ holds it (poison, a wrong key or partition, an unrecordable job)
+        place = f"jobs {pos.partition}/{pos.offset}"
         if pos.job_id is None:
-            if (pos.partition, pos.offset) not in topics.dlq_sources:
-                report.violations.append(Violation("committed-offset", where, "poison without a DLQ record"))
-        elif _terminal_at(topics.state.history.get(pos.job_id, []), pos.attempt) is None:
-            detail = f"{where} (attempt {pos.attempt}) is below the committed offset but not terminal"
+            report.violations.append(Violation("committed-offset", place, "poison without a DLQ record"))
+        elif not _terminal_at(topics.state, pos.job_id, pos.attempt):
+            detail = f"{place} (attempt {pos.attempt}) is below the committed offset but not terminal"
             report.violations.append(Violation("committed-offset", pos.job_id, detail))
 
 
-def check_orphaned_planned(topics: Topics, report: AuditReport) -> None:
+def check_orphaned_planned(topics: IndexedTopics, report: AuditReport) -> None:
     """A latest PLANNED whose message the committed offset passed: lost, even once the jobs topic has
     dropped the message (retention), so `committed-offset` can no longer see it. `requeue` finishes it."""
     committed: dict[int, int | None] = dict(topics.committed)
-    for job_id, record in sorted(topics.state.latest.items()):
+    for job_id, record in topics.state.latest_items():
         if is_orphaned(record.state, record.source_partition, record.source_offset, committed):
             report.counts["orphaned"] += 1
             source = f"jobs {record.source_partition}/{record.source_offset}"
@@ -206,18 +307,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_artifacts(state: StateSnapshot, store: Path, report: AuditReport) -> set[str]:
-    """Verify each distinct (sha256, size) named by a FINALIZED record; return the hashes named."""
-    named: dict[tuple[str, int], str] = {}
-    for history in state.history.values():
-        for r in history:
-            if r.state is State.FINALIZED and r.sha256 is not None and r.size is not None:
-                named.setdefault((r.sha256, r.size), r.job_id)
-    for (sha, size), job_id in sorted(named.items()):
+def check_artifacts(state: IndexedState, store: Path, report: AuditReport) -> None:
+    """Verify each distinct (sha256, size) named by a FINALIZED record."""
+    for sha, size, job_id in state.artifacts():
         problem = _object_problem(object_path(store, sha), sha, size)
         if problem:
             report.violations.append(Violation("artifact", job_id, f"{sha}: {problem}"))
-    return {sha for sha, _size in named}
 
 
 def _object_problem(path: Path, sha256: str, size: int) -> str | None:
@@ -243,11 +338,11 @@ def object_name(rel: str) -> str | None:
     return None if parsed is None else parsed[0]
 
 
-def check_orphans(store: Path, named: set[str], report: AuditReport, *, grace_s: float) -> None:
+def check_orphans(store: Path, named: Callable[[str], bool], report: AuditReport, *, grace_s: float) -> None:
     cutoff = time.time() - grace_s
     for rel, path in store_files(store):
         sha = object_name(rel)
-        if sha is not None and sha in named:
+        if sha is not None and named(sha):
             continue
         if path.stat().st_mtime > cutoff:
             report.counts["young-unreferenced-files"] += 1
@@ -256,22 +351,31 @@ def check_orphans(store: Path, named: set[str], report: AuditReport, *, grace_s:
         report.violations.append(Violation("orphan", rel, why))
 
 
-def evaluate(topics: Topics, store: Path, *, grace_s: float, settled: bool) -> AuditReport:
-    """Run every check on what was read; pure apart from reading the store."""
+def evaluate_indexed(topics: IndexedTopics, store: Path, *, grace_s: float, settled: bool) -> AuditReport:
+    """Run every check on what was read; apart from the index, reads only the store."""
     report = AuditReport()
     check_terminal(topics, report, settled=settled)
     check_duplicates(topics.state, report)
     check_offsets(topics, report)
     check_orphaned_planned(topics, report)
-    named = check_artifacts(topics.state, store, report)
-    check_orphans(store, named, report, grace_s=grace_s)
+    check_artifacts(topics.state, store, report)
+    check_orphans(store, topics.state.names, report, grace_s=grace_s)
     return report
 
 
-async def audit(settings: KafkaSettings, store: Path, *, grace_s: float, settled: bool) -> AuditReport:
-    """Read the topics, then the store, and check every invariant."""
-    topics = await read_topics(settings)
-    return evaluate(topics, store, grace_s=grace_s, settled=settled)
+def evaluate(topics: Topics, store: Path, *, grace_s: float, settled: bool) -> AuditReport:
+    """evaluate_indexed on an in-memory read (read_topics)."""
+    with scratch_index(IndexSettings()) as scratch:
+        return evaluate_indexed(indexed(topics, scratch), store, grace_s=grace_s, settled=settled)
+
+
+async def audit(
+    settings: KafkaSettings, store: Path, *, grace_s: float, settled: bool, index: IndexSettings | None = None
+) -> AuditReport:
+    """Stream the topics into a scratch index (memory bounded by `index`), then check every invariant."""
+    with scratch_index(index or IndexSettings()) as scratch:
+        topics = await index_topics(settings, scratch)
+        return evaluate_indexed(topics, store, grace_s=grace_s, settled=settled)
 
 
 def print_report(report: AuditReport, *, as_json: bool) -> None:
@@ -287,7 +391,8 @@ def print_report(report: AuditReport, *, as_json: bool) -> None:
 
 async def run_audit(args: argparse.Namespace) -> int:
     settings = kafka_settings(args)
-    report = await audit(settings, Path(args.store), grace_s=args.grace_s, settled=args.settled)
+    index = index_settings(args)
+    report = await audit(settings, Path(args.store), grace_s=args.grace_s, settled=args.settled, index=index)
     print_report(report, as_json=args.json)
     return 0 if report.ok else EXIT_VIOLATIONS
 
@@ -310,5 +415,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--settled", action="store_true", help="the run is over: a pending job is a violation (lost)"
     )
+    add_index_flags(parser)
     add_kafka_flags(parser)
     parser.set_defaults(handler=run_audit)

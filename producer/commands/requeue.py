@@ -22,9 +22,10 @@ import orjson
 from producer.commands.jobmapping import MAPPERS, batches
 from producer.commands.jobsender import JobSender
 from producer.errors import ConfigError, SendError
-from producer.jobview import is_orphan, parse_duration_s
-from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
-from schemas import JobMessage, KafkaSettings, State, StateRecord, Status, decode_job, encode
+from producer.jobview import JobsView, Record, StateView, is_orphan, joined, parse_duration_s
+from producer.scratchindex import add_index_flags, index_settings, scratch_index
+from producer.statereader import index_jobs, index_state
+from schemas import JobMessage, KafkaSettings, State, Status, decode_job, encode
 from schemas.kafka import committed_offsets
 from schemas.lifecycle import supersedes
 from schemas.settings import add_kafka_flags, kafka_settings
@@ -40,7 +41,7 @@ class Selection:
     force_final: bool
     older_than_ms: int | None  # the record's ts_ms must be below this (None: any age)
 
-    def wants(self, record: StateRecord, *, orphaned: bool = False) -> bool:
+    def wants(self, record: Record, *, orphaned: bool = False) -> bool:
         if self.older_than_ms is not None and record.ts_ms >= self.older_than_ms:
             return False
         if orphaned:
@@ -70,8 +71,8 @@ def selected_statuses(names: list[str] | None) -> frozenset[Status]:
 
 
 def plan(
-    state: StateSnapshot,
-    jobs: JobsSnapshot,
+    state: StateView,
+    jobs: JobsView,
     selection: Selection,
     *,
     now_ms: int,
@@ -81,13 +82,16 @@ def plan(
     """The jobs to re-publish, each with attempt = its latest record's attempt + 1; no I/O.
 
     `committed` (the group's offsets) finds orphaned PLANNED jobs; `seeded` (from the seed file) stands
-    in for job messages the jobs topic no longer has."""
+    in for job messages the jobs topic no longer has. Jobs come in job-id order (one merge of the two
+    topics' views, producer.jobview.joined)."""
     out, already, missing, orphans = [], 0, [], 0
-    for jid, record in state.latest.items():
+    for jid, head, record in joined(state, jobs):
+        if record is None:
+            continue
         orphaned = committed is not None and is_orphan(record, committed)
         if not selection.wants(record, orphaned=orphaned):
             continue
-        message = jobs.jobs.get(jid) or (seeded or {}).get(jid)
+        message = head.message() if head is not None else (seeded or {}).get(jid)
         if message is None:
             missing.append(jid)
         elif supersedes(message.attempt, record.attempt):
@@ -141,13 +145,14 @@ def plan_json(todo: Plan, selection: Selection, *, dry_run: bool) -> dict[str, o
 
 async def _plan(args: argparse.Namespace, settings: KafkaSettings, selection: Selection, now_ms: int) -> Plan:
     """Plan from the topics and the group's offsets; then, for jobs the jobs topic lost, the seed file."""
-    state, jobs = await read_state(settings), await read_jobs(settings)
-    committed = await committed_offsets(settings)
-    todo = plan(state, jobs, selection, now_ms=now_ms, committed=committed)
-    if todo.no_job_message and args.seed_file:
-        seeded = await jobs_from_seed_file(args.seed_file, args.format, set(todo.no_job_message))
-        todo = plan(state, jobs, selection, now_ms=now_ms, committed=committed, seeded=seeded)
-    return todo
+    with scratch_index(index_settings(args)) as scratch:
+        state, jobs = await index_state(settings, scratch), await index_jobs(settings, scratch)
+        committed = await committed_offsets(settings)
+        todo = plan(state, jobs, selection, now_ms=now_ms, committed=committed)
+        if todo.no_job_message and args.seed_file:
+            seeded = await jobs_from_seed_file(args.seed_file, args.format, set(todo.no_job_message))
+            todo = plan(state, jobs, selection, now_ms=now_ms, committed=committed, seeded=seeded)
+        return todo
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -198,5 +203,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--format", choices=sorted(MAPPERS), default="openalex", help="of --seed-file (openalex)"
     )
+    add_index_flags(parser)
     add_kafka_flags(parser)
     parser.set_defaults(handler=run)

@@ -11,8 +11,17 @@ from dataclasses import asdict, dataclass
 import orjson
 
 from producer.commands import statuswatch
-from producer.jobview import format_age, orphaned_jobs, pending_jobs, unfinished_since_ms
-from producer.statereader import JobsSnapshot, StateSnapshot, read_jobs, read_state
+from producer.jobview import (
+    JobsView,
+    StateView,
+    format_age,
+    is_orphan,
+    is_pending,
+    joined,
+    unfinished_since_ms,
+)
+from producer.scratchindex import IndexSettings, add_index_flags, index_settings, scratch_index
+from producer.statereader import index_jobs, index_state
 from schemas import KafkaSettings, State
 from schemas.kafka import committed_offsets
 from schemas.settings import add_kafka_flags, kafka_settings
@@ -40,23 +49,35 @@ class StatusReport:
 
 
 def summarize(
-    state: StateSnapshot, jobs: JobsSnapshot, committed: dict[int, int | None], *, now_ms: int
+    state: StateView, jobs: JobsView, committed: dict[int, int | None], *, now_ms: int
 ) -> StatusReport:
-    """The report from what was read; no I/O."""
-    latest = state.latest.values()
-    failed = Counter(str(r.status) for r in latest if r.state is State.FAILED)
-    since = unfinished_since_ms(state, jobs)
-    oldest = min(since, key=since.__getitem__, default=None)
+    """The report from what was read, in one pass over the jobs by id; no I/O."""
+    count, pending, orphaned = 0, 0, 0
+    states: Counter[State] = Counter()
+    failed: Counter[str] = Counter()
+    oldest: tuple[int, str] | None = None  # (since ms, job id): the first by id among equals
+    for jid, job, latest in joined(state, jobs):
+        count += 1
+        if latest is not None:
+            states[latest.state] += 1
+            if latest.state is State.FAILED:
+                failed[str(latest.status)] += 1
+            orphaned += is_orphan(latest, committed)
+        if job is not None and is_pending(job, latest):
+            pending += 1
+        since = unfinished_since_ms(job, latest)
+        if since is not None and (oldest is None or since < oldest[0]):
+            oldest = (since, jid)
     return StatusReport(
-        jobs=len(set(jobs.jobs) | set(state.latest)),
-        states={s.value: n for s in State if (n := sum(1 for r in latest if r.state is s))},
-        statuses=dict(failed.most_common()),
-        pending=len(pending_jobs(state, jobs)),
-        orphaned=len(orphaned_jobs(state, committed)),
+        jobs=count,
+        states={s.value: states[s] for s in State if states[s]},
+        statuses=dict(sorted(failed.items(), key=lambda kv: (-kv[1], kv[0]))),
+        pending=pending,
+        orphaned=orphaned,
         partitions=_lags(jobs.end_offsets, committed),
-        oldest_unfinished_job=oldest,
-        oldest_unfinished_age_s=None if oldest is None else max(0, now_ms - since[oldest]) / 1000,
-        undecodable_state_records=len(state.undecodable),
+        oldest_unfinished_job=None if oldest is None else oldest[1],
+        oldest_unfinished_age_s=None if oldest is None else max(0, now_ms - oldest[0]) / 1000,
+        undecodable_state_records=state.undecodable_count,
     )
 
 
@@ -87,20 +108,22 @@ def render(report: StatusReport, *, group: str) -> str:
     return "\n".join(lines)
 
 
-async def read_report(settings: KafkaSettings) -> StatusReport:
-    state = await read_state(settings)
-    jobs = await read_jobs(settings)
-    committed = await committed_offsets(settings)
-    return summarize(state, jobs, committed, now_ms=time.time_ns() // 1_000_000)
+async def read_report(settings: KafkaSettings, index: IndexSettings | None = None) -> StatusReport:
+    """Both topics streamed into a scratch index (memory bounded by `index`), then summarized."""
+    with scratch_index(index or IndexSettings()) as scratch:
+        state = await index_state(settings, scratch)
+        jobs = await index_jobs(settings, scratch)
+        committed = await committed_offsets(settings)
+        return summarize(state, jobs, committed, now_ms=time.time_ns() // 1_000_000)
 
 
 async def run(args: argparse.Namespace) -> int:
-    settings = kafka_settings(args)
+    settings, index = kafka_settings(args), index_settings(args)
     if args.watch:
-        read = functools.partial(read_report, settings)
+        read = functools.partial(read_report, settings, index)
         out = functools.partial(print, flush=True)
         return await statuswatch.watch(read, interval_s=args.interval_s, until_done=args.until_done, out=out)
-    report = await read_report(settings)
+    report = await read_report(settings, index)
     if args.json:
         print(orjson.dumps(asdict(report)).decode())
     else:
@@ -123,5 +146,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help=f"seconds between --watch lines ({interval_s:.0f})")  # fmt: skip
     parser.add_argument("--until-done", action="store_true", help="--watch ends (exit 0) once no job is "
                         "pending or running")  # fmt: skip
+    add_index_flags(parser)
     add_kafka_flags(parser)
     parser.set_defaults(handler=run)
