@@ -31,7 +31,8 @@ import rocksdict
 
 from consumer.errors import PartitionLost
 from consumer.statestore import Undecodable, decode_record
-from schemas import KafkaSettings, State, peek_state_attempt_bytes
+from schemas import KafkaSettings, State
+from schemas.codec import _STATE_ATTEMPT as STATE_ATTEMPT  # peek_state_attempt_bytes' pattern
 from schemas.kafka import admin_client
 
 log = logging.getLogger("docfetch.consumer")
@@ -58,6 +59,15 @@ class Keyed(Protocol):
 class Record(NamedTuple):
     key: bytes | None
     value: bytes | None
+
+
+class StoreFailed(Exception):
+    """RocksDB failed on a partition's store (corrupt files, an I/O error) while opening or restoring it."""
+
+
+def rocksdb_error(exc: BaseException) -> bool:
+    """rocksdict raises plain Exception with RocksDB's message (no subclass of its own)."""
+    return type(exc) is Exception
 
 
 class StoreBusy(Exception):
@@ -112,17 +122,14 @@ class PartitionStore:
     def write(self, records: Iterable[Keyed], *, checkpoint: Checkpoint | None) -> None:
         """Apply state records and, in the same batch, the checkpoint they bring the store to."""
         batch = rocksdict.WriteBatch(raw_mode=True)
-        put = batch.put
-        for record in records:
+        put, match, states = batch.put, STATE_ATTEMPT.match, _STATES
+        for record in records:  # the hot loop of a restore: no call, tuple or object per record but these
             key, raw = record.key, record.value
-            if (
-                key is not None
-                and raw is not None
-                and (fast := peek_state_attempt_bytes(raw)) is not None
-                and fast[0] in _STATES
-            ):  # the key is the job id (DESIGN §2)
-                put(key, b"%s %s" % fast)
-                continue
+            if key is not None and raw is not None:  # the key is the job id (DESIGN §2)
+                fast = match(raw, raw.find(b'"state":"'))  # what peek_state_attempt_bytes does, inline
+                if fast is not None and fast[1] in states:
+                    put(key, b"%s %s" % fast.groups())
+                    continue
             try:
                 decoded = decode_record(key, raw)
             except Undecodable:
@@ -208,7 +215,10 @@ class StateDir:
                 raise StoreBusy(f"{path}: {exc}") from exc
             log.warning("event=state-store-unreadable path=%s error=%r action=rebuild", path, str(exc)[:300])
             shutil.rmtree(path, ignore_errors=True)
-            db = rocksdict.Rdict(str(path), self._options())
+            try:
+                db = rocksdict.Rdict(str(path), self._options())
+            except Exception as again:
+                raise StoreFailed(f"{path}: {again}") from again
         unlogged = rocksdict.WriteOptions()
         unlogged.disable_wal = True  # type: ignore[method-assign,assignment]  # a property (stubs: a method)
         db.set_write_options(unlogged)
@@ -221,6 +231,16 @@ class StateDir:
             del self.open_stores[store.path]
         store.close()
         self.evict()
+
+    def discard(self, topic: str, partition: int) -> None:
+        """Drop p's store, open or not, without flushing it (RocksDB failed on it): the next open is new."""
+        path = self.root / f"{topic}-{partition}"
+        if (store := self.open_stores.pop(path, None)) is not None:
+            db, store._db = store._db, None
+            with contextlib.suppress(Exception):
+                if db is not None:
+                    db.close()
+        shutil.rmtree(path, ignore_errors=True)
 
     def close_all(self) -> None:
         for store in list(self.open_stores.values()):
