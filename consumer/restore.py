@@ -30,10 +30,7 @@ FETCH_MAX_BYTES = 8 * 1024 * 1024
 PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024
 FETCH_MAX_WAIT_MS = 50  # a fetch at the end of the log returns soon (a warm restore is mostly that)
 RESTORE_POLL_MS = 200  # one getmany; the loop ends at the end offset, not on an empty poll
-# One WriteBatch each. It covers a whole fetch (8 MiB: ~13,000 records of 650 B), so one getmany drains
-# it and aiokafka sends the next fetch while this batch is written (it fetches p only once p's buffer is
-# empty); it also bounds the decoded records held at a time.
-MAX_RECORDS_PER_POLL = 50_000
+MAX_RECORDS_PER_POLL = 10_000  # one WriteBatch each; bounds the decoded records held at a time
 
 
 @dataclass(frozen=True)

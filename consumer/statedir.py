@@ -31,8 +31,7 @@ import rocksdict
 
 from consumer.errors import PartitionLost
 from consumer.statestore import Undecodable, decode_record
-from schemas import KafkaSettings, State
-from schemas.codec import _STATE_ATTEMPT as STATE_ATTEMPT  # peek_state_attempt_bytes' pattern
+from schemas import KafkaSettings, State, peek_state_attempt_bytes
 from schemas.kafka import admin_client
 
 log = logging.getLogger("docfetch.consumer")
@@ -122,14 +121,17 @@ class PartitionStore:
     def write(self, records: Iterable[Keyed], *, checkpoint: Checkpoint | None) -> None:
         """Apply state records and, in the same batch, the checkpoint they bring the store to."""
         batch = rocksdict.WriteBatch(raw_mode=True)
-        put, match, states = batch.put, STATE_ATTEMPT.match, _STATES
-        for record in records:  # the hot loop of a restore: no call, tuple or object per record but these
+        put = batch.put
+        for record in records:
             key, raw = record.key, record.value
-            if key is not None and raw is not None:  # the key is the job id (DESIGN §2)
-                fast = match(raw, raw.find(b'"state":"'))  # what peek_state_attempt_bytes does, inline
-                if fast is not None and fast[1] in states:
-                    put(key, b"%s %s" % fast.groups())
-                    continue
+            if (
+                key is not None
+                and raw is not None
+                and (fast := peek_state_attempt_bytes(raw)) is not None
+                and fast[0] in _STATES
+            ):  # the key is the job id (DESIGN §2)
+                put(key, b"%s %s" % fast)
+                continue
             try:
                 decoded = decode_record(key, raw)
             except Undecodable:
