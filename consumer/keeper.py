@@ -22,14 +22,15 @@ from consumer.offsets import OffsetTracker
 from consumer.oversize import Rejected
 from consumer.partition import Owned
 from consumer.restore import restore
-from consumer.statedir import PartitionStore
+from consumer.statedir import PartitionStore, StoreFailed
 
 if TYPE_CHECKING:
     from consumer.assignment import Ownership
 
 log = logging.getLogger("docfetch.consumer")
 
-ACQUIRE_ERRORS = (KafkaError, TimeoutError, AssertionError)  # AssertionError: see committer.LOST_ERRORS
+# AssertionError: see committer.LOST_ERRORS; StoreFailed: p's state store failed twice in one restore
+ACQUIRE_ERRORS = (KafkaError, TimeoutError, AssertionError, StoreFailed)
 FIRST_RETRY_S = 0.5  # a broker restart or a leader election takes a few seconds; start small, double
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from consumer.statedir import Checkpoint, PartitionStore, StateDir, StoreBusy
+from consumer.statedir import Checkpoint, PartitionStore, StateDir, StoreBusy, StoreFailed, rocksdb_error
 from consumer.statestore import JobStates, StateStore
 from schemas import KafkaSettings
 
@@ -61,7 +61,29 @@ async def restore(
     *, kafka: KafkaSettings, partition: int, state_dir: StateDir | None = None
 ) -> tuple[JobStates, RestoreReport]:
     """p's state: the persistent store brought up to the end offset, or (no state dir, or the store is
-    held by another process) an in-memory store read from the beginning."""
+    held by another process) an in-memory store read from the beginning.
+
+    A RocksDB error while opening or restoring the store deletes it and rebuilds it from the beginning;
+    a second one raises StoreFailed (the keeper's acquisition retries, then gives p up past its deadline)."""
+    if state_dir is None:
+        return await _restore(kafka=kafka, partition=partition, state_dir=None)
+    for attempt in ("rebuild", "release"):
+        try:
+            return await _restore(kafka=kafka, partition=partition, state_dir=state_dir)
+        except Exception as exc:
+            if not (isinstance(exc, StoreFailed) or rocksdb_error(exc)):
+                raise
+            log.warning("event=state-store-failed partition=%d error=%r action=%s", partition,
+                        str(exc)[:300], attempt)  # fmt: skip
+            state_dir.discard(kafka.state_topic, partition)
+            if attempt == "release":
+                raise StoreFailed(f"state store of partition {partition}: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+async def _restore(
+    *, kafka: KafkaSettings, partition: int, state_dir: StateDir | None
+) -> tuple[JobStates, RestoreReport]:
     started, tp = time.monotonic(), TopicPartition(kafka.state_topic, partition)
     store: PartitionStore | None = None
     if state_dir is not None:
@@ -89,9 +111,9 @@ async def restore(
         except MarkerMismatch:  # recreated under the same name, or the marker compacted away
             start, rebuilt = _rebuild(store, fingerprint, begin, "marker-mismatch"), "marker-mismatch"
             count = await _read_into(reader, tp, store, start, end)
-    except BaseException:
-        if store is not None and state_dir is not None:
-            state_dir.close(store)
+    except BaseException as exc:
+        if store is not None and state_dir is not None and not rocksdb_error(exc):
+            state_dir.close(store)  # a failed one is discarded by the caller, unflushed
         raise
     finally:
         await reader.stop()

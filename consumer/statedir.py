@@ -60,6 +60,15 @@ class Record(NamedTuple):
     value: bytes | None
 
 
+class StoreFailed(Exception):
+    """RocksDB failed on a partition's store (corrupt files, an I/O error) while opening or restoring it."""
+
+
+def rocksdb_error(exc: BaseException) -> bool:
+    """rocksdict raises plain Exception with RocksDB's message (no subclass of its own)."""
+    return type(exc) is Exception
+
+
 class StoreBusy(Exception):
     """Another process holds this partition's store (RocksDB's LOCK): restore into memory instead."""
 
@@ -208,7 +217,10 @@ class StateDir:
                 raise StoreBusy(f"{path}: {exc}") from exc
             log.warning("event=state-store-unreadable path=%s error=%r action=rebuild", path, str(exc)[:300])
             shutil.rmtree(path, ignore_errors=True)
-            db = rocksdict.Rdict(str(path), self._options())
+            try:
+                db = rocksdict.Rdict(str(path), self._options())
+            except Exception as again:
+                raise StoreFailed(f"{path}: {again}") from again
         unlogged = rocksdict.WriteOptions()
         unlogged.disable_wal = True  # type: ignore[method-assign,assignment]  # a property (stubs: a method)
         db.set_write_options(unlogged)
@@ -221,6 +233,16 @@ class StateDir:
             del self.open_stores[store.path]
         store.close()
         self.evict()
+
+    def discard(self, topic: str, partition: int) -> None:
+        """Drop p's store, open or not, without flushing it (RocksDB failed on it): the next open is new."""
+        path = self.root / f"{topic}-{partition}"
+        if (store := self.open_stores.pop(path, None)) is not None:
+            db, store._db = store._db, None
+            with contextlib.suppress(Exception):
+                if db is not None:
+                    db.close()
+        shutil.rmtree(path, ignore_errors=True)
 
     def close_all(self) -> None:
         for store in list(self.open_stores.values()):
