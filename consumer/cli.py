@@ -21,6 +21,7 @@ from consumer import joblog
 from consumer.app import FetcherFactory, run
 from consumer.errors import ConfigError, ConsumerError
 from consumer.fetch import Engine, EngineSettings
+from consumer.fetch.http import pool_size
 from consumer.fetch.politeness import load_overrides
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
@@ -129,7 +130,8 @@ def default_fetchers(cfg: ConsumerSettings) -> FetcherFactory:
 
     def make(metrics: Metrics) -> AbstractAsyncContextManager[Fetcher]:
         store = Store(cfg.store, max_bytes=cfg.engine.max_bytes)
-        return Engine(settings=cfg.engine, store=store, observer=metrics)
+        pool = pool_size(cfg.concurrency)  # every download slot gets a connection
+        return Engine(settings=cfg.engine, store=store, observer=metrics, max_connections=pool)
 
     return make
 

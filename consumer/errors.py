@@ -7,6 +7,8 @@
     ├── PartitionUnrecoverable       a lost partition was not re-acquired in time (exit 4)
     ├── Rejected                     some sends of a flush failed (consumer.oversize)
     ├── StorageError                 the artifact store cannot take a write (consumer.storage)
+    ├── StoreBusy                    another process holds a partition's state store (consumer.statedir)
+    ├── StoreFailed                  RocksDB failed twice on a partition's state store (consumer.restore)
     ├── TooLarge                     an artifact above max_bytes (consumer.storage)
     └── FetchFailed                  one URL or the job failed for a status (consumer.fetch)
         └── StoreFull                the store refused a write: the whole job stops
@@ -90,3 +92,12 @@ class StoreFull(FetchFailed):
 
     def __init__(self, detail: str) -> None:
         super().__init__(Status.STORAGE_ERROR, detail)
+
+
+class StoreBusy(ConsumerError):
+    """Another process holds this partition's state store (RocksDB's LOCK): restore into memory instead."""
+
+
+class StoreFailed(ConsumerError):
+    """RocksDB failed on a partition's state store (corrupt files, an I/O error) while opening or restoring
+    it, and again after the store was deleted; the keeper's acquisition retries, then gives p up."""

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from aiokafka.errors import KafkaError
 
-from consumer.errors import PartitionLost, PartitionUnrecoverable
+from consumer.errors import PartitionLost, PartitionUnrecoverable, StoreFailed
 from consumer.offsets import OffsetTracker
 from consumer.oversize import Rejected
 from consumer.partition import Owned
 from consumer.restore import restore
-from consumer.statedir import PartitionStore, StoreFailed
+from consumer.statedir import PartitionStore
 
 if TYPE_CHECKING:
     from consumer.assignment import Ownership

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from consumer.statedir import Checkpoint, PartitionStore, StateDir, StoreBusy, StoreFailed, rocksdb_error
+from consumer.errors import StoreBusy, StoreFailed
+from consumer.statedir import Checkpoint, PartitionStore, StateDir, rocksdb_error
 from consumer.statestore import JobStates, StateStore
 from schemas import KafkaSettings
 

@@ -29,7 +29,7 @@ from typing import NamedTuple, Protocol
 import orjson
 import rocksdict
 
-from consumer.errors import PartitionLost
+from consumer.errors import PartitionLost, StoreBusy, StoreFailed
 from consumer.statestore import Undecodable, decode_record
 from schemas import KafkaSettings, State, peek_state_attempt_bytes
 from schemas.kafka import admin_client
@@ -60,17 +60,9 @@ class Record(NamedTuple):
     value: bytes | None
 
 
-class StoreFailed(Exception):
-    """RocksDB failed on a partition's store (corrupt files, an I/O error) while opening or restoring it."""
-
-
 def rocksdb_error(exc: BaseException) -> bool:
     """rocksdict raises plain Exception with RocksDB's message (no subclass of its own)."""
     return type(exc) is Exception
-
-
-class StoreBusy(Exception):
-    """Another process holds this partition's store (RocksDB's LOCK): restore into memory instead."""
 
 
 @dataclass(frozen=True)

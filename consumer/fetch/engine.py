@@ -40,11 +40,14 @@ class Engine:
         observer: FetchObserver | None = None,
         resolver: Resolver = system_resolver,
         connect_hook: http.ConnectHook | None = None,
+        max_connections: int = http.MIN_POOL,
     ) -> None:
         """`resolver` answers the guard's DNS lookups; `connect_hook` sees every address before a socket
-        connects to it and may refuse it with OSError (tests inject both)."""
+        connects to it and may refuse it with OSError (tests inject both); `max_connections` bounds the
+        connection pool (`http.pool_size` of the download slots)."""
         self._cfg = settings
         self._connect_hook = connect_hook
+        self._max_connections = max_connections
         self._store = store
         self._observer = observer or NullObserver()
         self._safety = Safety(
@@ -66,7 +69,9 @@ class Engine:
         self._downloader: Downloader | None = None
 
     async def __aenter__(self) -> Engine:
-        self._client = http.make_client(self._cfg, self._safety, self._connect_hook)
+        self._client = http.make_client(
+            self._cfg, self._safety, self._connect_hook, max_connections=self._max_connections
+        )
         await self._client.__aenter__()
         self._downloader = Downloader(
             settings=self._cfg,

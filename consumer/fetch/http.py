@@ -23,8 +23,15 @@ __all__ = ["MAX_ADDRESSES_TRIED", "OVERSIZED_HEAD", "ConnectHook"]
 Response = httpx.Response
 RequestError = httpx.RequestError
 InvalidURL = httpx.InvalidURL
-# Connection pool limits; the politeness gates keep per-host concurrency far below this.
-LIMITS = httpx.Limits(max_connections=256)
+# Connections open at once, whatever the hosts: a download holds one, so the pool grows with the process's
+# download slots (--concurrency 1000 once waited for 256 connections); the politeness gates bound each host.
+MIN_POOL = 256
+POOL_HEADROOM = 64  # robots.txt and landing-page fetches beside the downloads
+
+
+def pool_size(concurrency: int) -> int:
+    """The connection pool for `concurrency` download slots."""
+    return max(MIN_POOL, concurrency + POOL_HEADROOM)
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -79,13 +86,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a connection pool whose connections go through `GuardedBackend`."""
 
-    def __init__(self, backend: GuardedBackend, *, http2: bool) -> None:
-        super().__init__(trust_env=False, http2=http2, limits=LIMITS)
+    def __init__(self, backend: GuardedBackend, *, http2: bool, max_connections: int) -> None:
+        limits = httpx.Limits(max_connections=max_connections)
+        super().__init__(trust_env=False, http2=http2, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(  # replaces the default pool, which is never opened
             ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=LIMITS.max_connections,
-            max_keepalive_connections=LIMITS.max_keepalive_connections,
-            keepalive_expiry=LIMITS.keepalive_expiry,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
             http1=True,
             http2=http2,
             network_backend=backend,
@@ -93,10 +101,15 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 
 def make_client(
-    settings: EngineSettings, safety: Safety, hook: ConnectHook | None = None
+    settings: EngineSettings,
+    safety: Safety,
+    hook: ConnectHook | None = None,
+    *,
+    max_connections: int = MIN_POOL,
 ) -> httpx.AsyncClient:
     """Redirects are followed by the engine (each hop is checked and recorded), never by the client.
-    `hook` sees every address before a socket connects to it (tests refuse non-loopback there)."""
+    `hook` sees every address before a socket connects to it (tests refuse non-loopback there);
+    `max_connections` bounds the pool (`pool_size` of the download slots)."""
     timeout = httpx.Timeout(
         settings.read_timeout_s, connect=settings.http_connect_timeout_s, pool=settings.job_deadline_s
     )
@@ -105,16 +118,17 @@ def make_client(
         follow_redirects=False,
         trust_env=False,
         headers={"user-agent": settings.user_agent, "accept": "application/pdf, text/html;q=0.8, */*;q=0.5"},
-        transport=_transport(settings, safety, hook),
+        transport=_transport(settings, safety, hook, max_connections),
     )
 
 
 def _transport(
-    settings: EngineSettings, safety: Safety, hook: ConnectHook | None
+    settings: EngineSettings, safety: Safety, hook: ConnectHook | None, max_connections: int
 ) -> httpx.AsyncBaseTransport:
     if settings.http_transport is HttpTransport.HTTPCORE:
-        return GuardedTransport(GuardedBackend(safety, hook), http2=settings.http2)
-    return AiohttpTransport(safety, max_connections=LIMITS.max_connections or 256, hook=hook)
+        backend = GuardedBackend(safety, hook)
+        return GuardedTransport(backend, http2=settings.http2, max_connections=max_connections)
+    return AiohttpTransport(safety, max_connections=max_connections, hook=hook)
 
 
 def transport_status(exc: httpx.RequestError) -> Status:
