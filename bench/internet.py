@@ -7,6 +7,8 @@ repeat the contenders run one after the other on fresh URLs:
 - `docfetch`: one `python -m consumer run --exit-when-idle` process, exactly-once, on fresh pre-seeded
   topics; the rate is jobs / (last FINALIZED - first PLANNED) from the state topic's timestamps.
 - `docfetch-httpcore`: the same with DOCFETCH_HTTP_TRANSPORT=httpcore.
+- `docfetch-asyncio`, `docfetch-uvloop` (only when named in --contenders): the same with
+  DOCFETCH_EVENT_LOOP=asyncio or uvloop.
 - `scrapy`: bench/peer_scrapy.py in a child, the same concurrency; first request to last file written.
 
 CPU per job is the contender process's user+sys CPU divided by jobs: over the measured window (sampled
@@ -51,7 +53,14 @@ PARTITIONS = 12
 IDLE_EXIT_S = 2.0
 ATTACH_DELAY_S = 1.0
 CONTENDERS = ("docfetch", "docfetch-httpcore", "scrapy")
-TRANSPORT_ENV = {"docfetch": {}, "docfetch-httpcore": {"DOCFETCH_HTTP_TRANSPORT": "httpcore"}}
+# Not run by default: docfetch on each event loop (docs/BENCHMARKS.md "uvloop").
+OPTIONAL_CONTENDERS = ("docfetch-asyncio", "docfetch-uvloop")
+TRANSPORT_ENV = {
+    "docfetch": {},
+    "docfetch-httpcore": {"DOCFETCH_HTTP_TRANSPORT": "httpcore"},
+    "docfetch-asyncio": {"DOCFETCH_EVENT_LOOP": "asyncio"},
+    "docfetch-uvloop": {"DOCFETCH_EVENT_LOOP": "uvloop"},
+}
 
 
 @dataclass(frozen=True)
@@ -256,9 +265,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--body-kib", type=int, default=32, help="PDF size [32]")
     polite = "off: no per-host limits; on: docfetch's defaults, Scrapy's equivalent [off]"
     p.add_argument("--politeness", choices=("off", "on"), default="off", help=polite)
-    p.add_argument(
-        "--contenders", default=",".join(CONTENDERS), help=f"comma-separated [{','.join(CONTENDERS)}]"
-    )
+    named = f"comma-separated [{','.join(CONTENDERS)}]; also {', '.join(OPTIONAL_CONTENDERS)}"
+    p.add_argument("--contenders", default=",".join(CONTENDERS), help=named)
     p.add_argument("--py-spy", type=Path, metavar="DIR", help="py-spy record each docfetch consumer into DIR")
     p.add_argument("--py-spy-gil", action="store_true", help="py-spy samples only the GIL holder (--gil)")
     return p
@@ -281,7 +289,7 @@ def main() -> None:
     args = parser().parse_args()
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     contenders = tuple(c for c in args.contenders.split(",") if c)
-    unknown = set(contenders) - set(CONTENDERS)
+    unknown = set(contenders) - set(CONTENDERS + OPTIONAL_CONTENDERS)
     if unknown:
         raise SystemExit(f"unknown contenders: {sorted(unknown)}")
     logging.basicConfig(level=logging.ERROR)  # aiokafka's retry warnings on fresh topics are noise here

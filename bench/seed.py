@@ -1,12 +1,14 @@
 """Seeding throughput and memory vs the ceiling (a bare aiokafka producer sending the same messages).
 
-    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python bench/seed.py --sizes 100000 1000000 --repeats 3
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python bench/seed.py --sizes 100000 1000000 --repeats 3 \
+        [--mapping-workers 1 2]
 
 For each size: generate an OpenAlex-shaped file (bench/gen_openalex.py, cached in --dir), pre-encode its
 job messages once, then per repeat and on fresh topics run (a) the ceiling: a child process with a bare
 AIOKafkaProducer (same settings as the seeder) sending the pre-encoded messages from memory, and (b)
-`docfetch-producer seed FILE`. Rates are jobs acknowledged per second from producer start to the last
-acknowledgement; peak memory is the largest sum of VmRSS over the seed process and its mapping worker,
+`docfetch-producer seed FILE --mapping-workers N` for each N given. Ratio = median of the per-repeat
+seed/ceiling ratios. Rates are jobs acknowledged per second from producer start to the last
+acknowledgement; peak memory is the largest sum of VmRSS over the seed process and its mapping workers,
 sampled every 100 ms. Prints one Markdown table of medians.
 """
 
@@ -123,18 +125,25 @@ def fresh_topics(bootstrap: str) -> KafkaSettings:
     return settings
 
 
-def one_repeat(works: Path, encoded: Path, bootstrap: str, compression: str) -> tuple[float, float, int]:
+def one_seed(works: Path, bootstrap: str, compression: str, workers: int) -> tuple[float, int]:
+    settings = fresh_topics(bootstrap)
+    topic_flags = ["--jobs-topic", settings.jobs_topic, "--state-topic", settings.state_topic,
+                   "--dlq-topic", settings.dlq_topic]  # fmt: skip
+    out, peak = run_measured([sys.executable, "-m", "producer", "seed", str(works), "--quiet",
+                              "--compression", compression, "--mapping-workers", str(workers),
+                              "--bootstrap", bootstrap, *topic_flags])  # fmt: skip
+    return float(re.search(r" rate=(\d+) jobs/s", out).group(1)), peak  # type: ignore[union-attr]
+
+
+def one_repeat(
+    works: Path, encoded: Path, bootstrap: str, compression: str, workers: list[int]
+) -> tuple[float, list[tuple[float, int]]]:
+    """The ceiling, then one seed per --mapping-workers count, back to back."""
     settings = fresh_topics(bootstrap)
     out, _ = run_measured([sys.executable, __file__, "_ceiling", str(encoded), settings.jobs_topic,
                            bootstrap, compression])  # fmt: skip
     ceiling = float(out.split("rate=")[1])
-    settings = fresh_topics(bootstrap)
-    out, peak = run_measured([sys.executable, "-m", "producer", "seed", str(works), "--quiet",
-                              "--compression", compression, "--bootstrap", bootstrap,
-                              "--jobs-topic", settings.jobs_topic, "--state-topic", settings.state_topic,
-                              "--dlq-topic", settings.dlq_topic])  # fmt: skip
-    seeded = float(re.search(r" rate=(\d+) jobs/s", out).group(1))  # type: ignore[union-attr]
-    return seeded, ceiling, peak
+    return ceiling, [one_seed(works, bootstrap, compression, n) for n in workers]
 
 
 def main() -> None:
@@ -143,21 +152,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compression", default="none")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/docfetch-bench"))
+    parser.add_argument("--mapping-workers", type=int, nargs="+", default=[2],
+                        help="seed once per count, side by side with the ceiling (2)")  # fmt: skip
     args = parser.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     args.dir.mkdir(parents=True, exist_ok=True)
-    print("| works | compression | seed jobs/s | ceiling jobs/s | ratio | seed peak RSS MiB | runs |")
-    print("|---|---|---|---|---|---|---|")
+    print("| works | compression | mapping workers | seed jobs/s | ceiling jobs/s | ratio | "
+          "seed peak RSS MiB | runs (seed/ceiling/MiB) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         works = generate(size, args.dir)
         encoded = pre_encode(works)
-        runs = [one_repeat(works, encoded, bootstrap, args.compression) for _ in range(args.repeats)]
-        seed = statistics.median(r[0] for r in runs)
-        ceiling = statistics.median(r[1] for r in runs)
-        peak = statistics.median(r[2] for r in runs) / 1024
-        detail = "; ".join(f"{s:.0f}/{c:.0f}/{p / 1024:.0f}" for s, c, p in runs)
-        print(f"| {size} | {args.compression} | {seed:.0f} | {ceiling:.0f} | {seed / ceiling:.0%} | "
-              f"{peak:.0f} | {detail} |", flush=True)  # fmt: skip
+        runs = [one_repeat(works, encoded, bootstrap, args.compression, args.mapping_workers)
+                for _ in range(args.repeats)]  # fmt: skip
+        ceiling = statistics.median(c for c, _ in runs)
+        for i, workers in enumerate(args.mapping_workers):
+            seeds = [(c, seeds[i]) for c, seeds in runs]
+            seed = statistics.median(s for _, (s, _) in seeds)
+            ratio = statistics.median(s / c for c, (s, _) in seeds)
+            peak = statistics.median(p for _, (_, p) in seeds) / 1024
+            detail = "; ".join(f"{s:.0f}/{c:.0f}/{p / 1024:.0f}" for c, (s, p) in seeds)
+            print(f"| {size} | {args.compression} | {workers} | {seed:.0f} | {ceiling:.0f} | {ratio:.0%} | "
+                  f"{peak:.0f} | {detail} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import signal
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from consumer.fetch.http import pool_size
 from consumer.fetch.politeness import load_overrides
 from consumer.metrics import Metrics
 from consumer.outcome import Fetcher
-from consumer.settings import ConsumerSettings, Guarantee, consumer_settings
+from consumer.settings import ConsumerSettings, EventLoop, Guarantee, consumer_settings
 from consumer.storage import Store
 from schemas import SchemaError
 from schemas.environment import check_environment
@@ -170,11 +171,8 @@ def check_store_writable(store: Path) -> None:
         raise ConfigError(f"store {store} is not writable: {code} ({exc.strerror})") from None
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def _main(args: argparse.Namespace, cfg: ConsumerSettings) -> int:
     kafka = kafka_settings(args)
-    cfg = consumer_settings(
-        {f: getattr(args, d) for d, f in RUN_FLAGS.items() if getattr(args, d) is not None}
-    )
     check_engine(cfg.engine)
     check_store_writable(cfg.store)
     check_store_writable(cfg.state_root)  # the partition stores (DOCFETCH_STATE_DIR)
@@ -192,12 +190,25 @@ def _stopping(stop: asyncio.Event, sig: signal.Signals) -> None:
     stop.set()
 
 
+def loop_factory(choice: EventLoop) -> Callable[[], asyncio.AbstractEventLoop]:
+    """DOCFETCH_EVENT_LOOP: uvloop's loop, or the standard library's."""
+    if choice is EventLoop.UVLOOP:
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     joblog.configure(args.log_format)  # one line per job; none per HTTP request
     try:
         check_environment()
-        return asyncio.run(_main(args))
+        cfg = consumer_settings(
+            {f: getattr(args, d) for d, f in RUN_FLAGS.items() if getattr(args, d) is not None}
+        )
+        with asyncio.Runner(loop_factory=loop_factory(cfg.event_loop)) as runner:
+            return runner.run(_main(args, cfg))
     except Exception as exc:
         error = expected_error(exc, (ConsumerError, SchemaError))
         if error is None:

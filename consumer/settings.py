@@ -18,6 +18,13 @@ class Guarantee(StrEnum):
     AT_LEAST_ONCE = "at-least-once"
 
 
+class EventLoop(StrEnum):
+    """The asyncio event loop the consumer runs on (docs/BENCHMARKS.md "uvloop")."""
+
+    ASYNCIO = "asyncio"
+    UVLOOP = "uvloop"
+
+
 class ConsumerSettings(BaseSettings):
     """How one consumer process runs, its download engine's settings nested (same DOCFETCH_ names, read
     from the environment by EngineSettings itself); the Kafka part is `schemas.KafkaSettings`."""
@@ -27,6 +34,8 @@ class ConsumerSettings(BaseSettings):
     store: Path = Path("store")
     concurrency: int = Field(default=16, ge=1, le=10_000)
     guarantee: Guarantee = Guarantee.EXACTLY_ONCE
+    # uvloop is opt-in: it fails the SASL_SSL flow test (docs/BENCHMARKS.md "uvloop")
+    event_loop: EventLoop = EventLoop.ASYNCIO
     metrics_port: int = Field(default=0, ge=0, le=65_535)  # 0 = no HTTP endpoint
     exit_when_idle_s: float | None = Field(default=None, gt=0)
     # One short transaction per partition per interval; ~100 ms keeps latency low and batches well.

@@ -12,7 +12,7 @@ from typing import IO
 from pydantic import ValidationError
 
 from producer import statereader
-from producer.commands.jobmapping import MAPPERS, batches
+from producer.commands.jobmapping import DEFAULT_MAPPING_WORKERS, MAPPERS, MAX_MAPPING_WORKERS, batches
 from producer.commands.jobsender import JobSender, SendCounters
 from producer.commands.seedfile import MIN_LINE_BYTES, SeedFileSettings
 from producer.commands.seedloop import Interrupt, RejectLog, SeedRun, Tally, final_keys, seed_batches
@@ -49,6 +49,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="reject longer lines, by line number, without reading them whole "
         "[DOCFETCH_SEED_MAX_LINE_BYTES, 1048576]",
     )
+    parser.add_argument(
+        "--mapping-workers",
+        type=int,
+        default=DEFAULT_MAPPING_WORKERS,
+        metavar="N",
+        help=f"processes that parse and map a file's lines while this one sends (not for stdin) "
+        f"[{DEFAULT_MAPPING_WORKERS}]",
+    )
     parser.add_argument("--compression", choices=COMPRESSIONS, default="none", help="(none)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
@@ -64,6 +72,8 @@ async def run(args: argparse.Namespace) -> int:
     if args.max_errors is not None and args.max_errors < 1:
         raise ConfigError("--max-errors must be at least 1")
     args.max_line_bytes = _max_line_bytes(args.max_line_bytes)
+    if not 1 <= args.mapping_workers <= MAX_MAPPING_WORKERS:
+        raise ConfigError(f"--mapping-workers must be 1 to {MAX_MAPPING_WORKERS}")
     await check(settings)
     final = final_keys(await statereader.finalized_job_ids(settings)) if args.skip_final else set()
     started = time.monotonic()
@@ -109,7 +119,14 @@ async def _seed(
                 max_errors=args.max_errors,
                 on_progress=progress.update,
             )
-            tally = await seed_batches(batches(args.path, args.format, args.max_line_bytes), seed_run)
+            outcomes = batches(
+                args.path,
+                args.format,
+                args.max_line_bytes,
+                partitions=sender.partitions,
+                workers=args.mapping_workers,
+            )
+            tally = await seed_batches(outcomes, seed_run)
     return tally, sender.counters
 
 

@@ -106,6 +106,7 @@ async def seed_batches(batches: AsyncIterator[Batch], run: SeedRun) -> Tally:
             tally.stopped = _why_stop(run, tally)
             if tally.stopped:
                 break
+        await run.sender.linger()
         tally.position_bytes = position_bytes
         run.on_progress(tally)
         if tally.stopped:
@@ -126,7 +127,7 @@ async def _handle(item: Outcome, run: SeedRun, tally: Tally, seen: set[bytes]) -
     tally.read += 1
     tally.last_line = line_no
     if kind == "job":
-        await _publish(item[2], item[3], line_no, run, tally, seen)
+        await _publish(item, run, tally, seen)
     elif kind == "reject":
         tally.rejected += 1
         tally.reasons[item[2]] += 1
@@ -135,9 +136,8 @@ async def _handle(item: Outcome, run: SeedRun, tally: Tally, seen: set[bytes]) -
         tally.blank += 1
 
 
-async def _publish(
-    job_id: str, value: bytes, line_no: int, run: SeedRun, tally: Tally, seen: set[bytes]
-) -> None:
+async def _publish(item: Outcome, run: SeedRun, tally: Tally, seen: set[bytes]) -> None:
+    job_id = item[2]
     key = dedupe_key(job_id)
     if key in seen:
         tally.duplicate += 1
@@ -146,5 +146,6 @@ async def _publish(
         tally.skipped_final += 1
     else:
         seen.add(key)
-        await run.sender.send(job_id.encode("ascii"), value, line_no)
+        partition = item[4] if len(item) > 4 else None  # seed passes the partition count
+        await run.sender.send(job_id.encode("ascii"), item[3], item[1], partition)
         tally.seeded += 1
