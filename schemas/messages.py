@@ -154,6 +154,8 @@ class JobMessage(_Frozen):
 
     @model_validator(mode="after")
     def _few_hosts(self) -> JobMessage:
+        if len(self.candidates) <= MAX_CANDIDATE_HOSTS:
+            return self  # fewer candidates than the host limit: no URL needs parsing (the seeding hot path)
         hosts = {_host_of(candidate.url) for candidate in self.candidates}
         if len(hosts) > MAX_CANDIDATE_HOSTS:
             raise ValueError(f"candidates on {len(hosts)} hosts; at most {MAX_CANDIDATE_HOSTS}")

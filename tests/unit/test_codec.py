@@ -231,3 +231,18 @@ def test_byte_level_peek_ignores_lookalikes_inside_strings() -> None:
     )  # fmt: skip
     assert peek_state_attempt(encode(record)) == ("PLANNED", 1)
     assert peek_state_attempt(b'{"schema":1}') is None
+
+
+@pytest.mark.parametrize(("candidates", "hosts", "ok"), [(32, 32, True), (33, 33, False), (64, 2, True)])
+def test_candidate_hosts_are_bounded(candidates: int, hosts: int, ok: bool) -> None:
+    """At most MAX_CANDIDATE_HOSTS hosts per job, however many candidates (URLs parsed only above it)."""
+    urls = [f"http://h{i % hosts}.example/{i}.pdf" for i in range(candidates)]
+    make = lambda: JobMessage(  # noqa: E731
+        job_id=JOB_ID, work_id="W1", source="t", seeded_at_ms=1,
+        candidates=tuple(Candidate(url=u, tier=Tier.OA_PDF) for u in urls),
+    )  # fmt: skip
+    if ok:
+        assert len(make().candidates) == candidates
+    else:
+        with pytest.raises(ValueError, match="hosts; at most 32"):
+            make()
