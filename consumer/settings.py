@@ -34,7 +34,7 @@ class ConsumerSettings(BaseSettings):
     store: Path = Path("store")
     concurrency: int = Field(default=16, ge=1, le=10_000)
     guarantee: Guarantee = Guarantee.EXACTLY_ONCE
-    # uvloop is opt-in: it fails the SASL_SSL flow test (docs/BENCHMARKS.md "uvloop")
+    # uvloop is opt-in: the SASL_SSL flow test failed under it under load (docs/BENCHMARKS.md "uvloop")
     event_loop: EventLoop = EventLoop.ASYNCIO
     metrics_port: int = Field(default=0, ge=0, le=65_535)  # 0 = no HTTP endpoint
     exit_when_idle_s: float | None = Field(default=None, gt=0)
