@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import socket
 import statistics
@@ -24,13 +23,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import REPO, bootstrap_servers, fresh_topics, preload
+from bench.internet import Shape, running_origin
 from bench.slow_origin import host_address
 from tests.faults.harness.process import ConsumerOptions
 
@@ -71,22 +71,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
-
-
-@contextlib.contextmanager
-def slow_origin(latency_ms: float) -> Iterator[int]:
-    argv = [sys.executable, "-m", "bench.slow_origin", "--hosts", str(HOSTS), "--latency-ms", str(latency_ms)]
-    argv += ["--body-kib", str(BODY_KIB)]
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("port="):
-            raise RuntimeError(f"origin exited ({proc.wait()}): {line!r}")
-        yield int(line.split("=")[1])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def poll(check: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
@@ -174,7 +158,9 @@ def table(samples: dict[int, list[Sample]]) -> str:
 
 async def main_async(args: argparse.Namespace) -> None:
     samples: dict[int, list[Sample]] = {c: [] for c in args.concurrency}
-    with slow_origin(args.latency_ms) as port:
+    shape = Shape(jobs=0, concurrency=0, hosts=HOSTS, latency_ms=args.latency_ms, jitter=0.1,
+                  body_kib=BODY_KIB, polite=False)  # fmt: skip
+    with running_origin(shape) as port:
         for _ in range(args.repeats):
             for c in args.concurrency:
                 sample = await one_run(c, port)
