@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -96,6 +97,12 @@ class StateSnapshot:
     def add(self, record: StateRecord) -> None:
         self.history.setdefault(record.job_id, []).append(record)
         self.latest[record.job_id] = record
+
+    def drop(self, job_id: str) -> None:
+        self.latest.pop(job_id, None)
+
+    def add_undecodable(self, partition: int, offset: int, reason: str) -> None:
+        self.undecodable.append((partition, offset, reason))
 
     def latest_items(self) -> Iterator[tuple[str, Latest | StateRecord]]:
         return ((jid, self.latest[jid]) for jid in sorted(self.latest))
@@ -226,15 +233,7 @@ class IndexedJobs:
 
 async def index_state(settings: KafkaSettings, index: ScratchIndex) -> IndexedState:
     """`read_state` into the index: nothing per record stays in memory."""
-    state = IndexedState(index)
-    async for rec in iter_topic(settings, settings.state_topic, end_offsets=state.end_offsets):
-        if rec.value is None and rec.key is not None:
-            state.drop(rec.key.decode("ascii", "replace"))  # tombstone: an operator delete
-            continue
-        try:
-            state.add(decode_state(rec.value))
-        except PoisonMessage as exc:
-            state.add_undecodable(rec.partition, rec.offset, str(exc))
+    state = await _read_state_into(settings, IndexedState(index))
     index.flush()
     return state
 
@@ -255,16 +254,31 @@ async def index_jobs(settings: KafkaSettings, index: ScratchIndex) -> IndexedJob
 
 async def read_state(settings: KafkaSettings) -> StateSnapshot:
     """Every committed state record, grouped by job in offset order; undecodable ones listed."""
-    snapshot = StateSnapshot()
-    async for rec in iter_topic(settings, settings.state_topic, end_offsets=snapshot.end_offsets):
+    return await _read_state_into(settings, StateSnapshot())
+
+
+class _StateSink(Protocol):
+    end_offsets: dict[int, int]
+
+    def add(self, record: StateRecord) -> None: ...
+    def drop(self, job_id: str) -> None: ...
+    def add_undecodable(self, partition: int, offset: int, reason: str) -> None: ...
+
+
+_Sink = TypeVar("_Sink", bound=_StateSink)
+
+
+async def _read_state_into(settings: KafkaSettings, sink: _Sink) -> _Sink:
+    """The one read of the state topic: records in offset order, tombstones and poison handed on."""
+    async for rec in iter_topic(settings, settings.state_topic, end_offsets=sink.end_offsets):
         if rec.value is None and rec.key is not None:
-            snapshot.latest.pop(rec.key.decode("ascii", "replace"), None)  # tombstone: an operator delete
+            sink.drop(rec.key.decode("ascii", "replace"))  # tombstone: an operator delete
             continue
         try:
-            snapshot.add(decode_state(rec.value))
+            sink.add(decode_state(rec.value))
         except PoisonMessage as exc:
-            snapshot.undecodable.append((rec.partition, rec.offset, str(exc)))
-    return snapshot
+            sink.add_undecodable(rec.partition, rec.offset, str(exc))
+    return sink
 
 
 async def read_jobs(settings: KafkaSettings) -> JobsSnapshot:
