@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
+from consumer import storage
 from consumer.errors import StorageError, TooLarge
-from consumer.storage import Store, path_for
+from consumer.storage import BUFFER_BYTES, Store, path_for
 from schemas.artifacts import object_relpath, parse_relpath, sidecar_path
 
 
@@ -121,8 +124,9 @@ async def test_unwritable_root_is_a_storage_error(tmp_path: Path) -> None:
     blocker.write_bytes(b"x")
     store = Store(blocker / "store", max_bytes=100)
     with pytest.raises(StorageError) as info:
-        async with store.writer():
-            pass
+        async with store.writer() as w:
+            await w.write(b"%PDF-1.4 x %%EOF")
+            await w.commit()
     assert "cannot create a temp file" in str(info.value)  # the engine's StoreFull: retryable storage-error
 
 
@@ -137,3 +141,69 @@ def test_sweep_removes_only_stale_temps(tmp_path: Path) -> None:
     assert store.sweep_temps(older_than_s=3600) == 1
     assert not stale.exists() and fresh.exists() and other.exists()
     assert Store(tmp_path / "missing", max_bytes=1).sweep_temps(older_than_s=1) == 0
+
+
+async def test_unwritable_root_fails_a_streamed_body_when_it_passes_the_buffer(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    store = Store(blocker / "store", max_bytes=1 << 22)
+    with pytest.raises(StorageError) as info:
+        async with store.writer() as w:
+            for _ in range(BUFFER_BYTES // 4096 + 1):
+                await w.write(b"x" * 4096)
+    assert "cannot create a temp file" in str(info.value)
+
+
+def _counting_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counted(func: Callable[..., object], /, *args: object) -> object:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await real(func, *args)
+
+    monkeypatch.setattr(storage.asyncio, "to_thread", counted)
+    return hops
+
+
+async def test_a_small_body_costs_one_thread_hop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hops = _counting_hops(monkeypatch)
+    store = Store(tmp_path, max_bytes=1 << 22)
+    body = b"%PDF-1.4 " + bytes(range(256)) * 128 + b" %%EOF"  # ~32 KiB, in chunks as from a socket
+    async with store.writer() as w:
+        for start in range(0, len(body), 16 * 1024):
+            await w.write(body[start : start + 16 * 1024])
+        ref = await w.commit()
+    assert len(hops) == 1
+    assert ref.path.read_bytes() == body
+    assert orjson.loads(sidecar_path(tmp_path, ref.sha256).read_bytes())["extension"] == "pdf"
+    assert _names(tmp_path) == ["sha256"]  # no temp left
+
+
+async def test_a_body_past_the_buffer_streams_through_a_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops = _counting_hops(monkeypatch)
+    store = Store(tmp_path, max_bytes=1 << 22)
+    chunk = bytes(range(256)) * 64  # 16 KiB
+    count = 3 * BUFFER_BYTES // len(chunk)
+    async with store.writer() as w:
+        for _ in range(count):
+            await w.write(chunk)
+        assert _names(tmp_path)[0].startswith(".tmp-")  # on disk, not in memory
+        ref = await w.commit()
+    assert len(hops) == 2  # the temp when the body passed the buffer, then the publish
+    assert ref.path.read_bytes() == chunk * count
+    assert _names(tmp_path) == ["sha256"]
+
+
+async def test_an_abandoned_streamed_body_leaves_no_temp(tmp_path: Path) -> None:
+    store = Store(tmp_path, max_bytes=1 << 22)
+    async with store.writer() as w:
+        await w.write(b"y" * (BUFFER_BYTES + 1))
+    assert _names(tmp_path) == []
+
+
+def test_the_str_layout_is_the_schemas_layout(tmp_path: Path) -> None:
+    sha = "ab" + "cd" + "e" * 60
+    assert storage._object_str(str(tmp_path), sha) == str(path_for(tmp_path, sha))
