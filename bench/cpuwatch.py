@@ -72,11 +72,12 @@ async def run_watched(
     log_path: Path,
     timeout_s: float,
     on_start: Callable[[int], None] = lambda pid: None,
+    cwd: Path = REPO,
 ) -> Watched:
-    """Run `argv` to its exit, sampling its CPU; killed (by its pid) on timeout or cancellation."""
+    """Run `argv` in `cwd` to its exit, sampling its CPU; killed (by its pid) on timeout or cancellation."""
     with log_path.open("ab") as log:
         proc = subprocess.Popen(  # noqa: ASYNC220 - starting is quick; the wait below never blocks
-            argv, cwd=REPO, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            argv, cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
     samples = CpuSamples()
     deadline = time.monotonic() + timeout_s

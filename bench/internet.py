@@ -9,6 +9,8 @@ repeat the contenders run one after the other on fresh URLs:
 - `docfetch-httpcore`: the same with DOCFETCH_HTTP_TRANSPORT=httpcore.
 - `docfetch-asyncio`, `docfetch-uvloop` (only when named in --contenders): the same with
   DOCFETCH_EVENT_LOOP=asyncio or uvloop.
+- `docfetch-baseline` (only with --baseline DIR): the same consumer run from another source tree (e.g.
+  `git worktree add /tmp/base main`), for a before/after side by side in one run.
 - `scrapy`: bench/peer_scrapy.py in a child, the same concurrency; first request to last file written.
 
 CPU per job is the contender process's user+sys CPU divided by jobs: over the measured window (sampled
@@ -54,12 +56,13 @@ IDLE_EXIT_S = 2.0
 ATTACH_DELAY_S = 1.0
 CONTENDERS = ("docfetch", "docfetch-httpcore", "scrapy")
 # Not run by default: docfetch on each event loop (docs/BENCHMARKS.md "uvloop").
-OPTIONAL_CONTENDERS = ("docfetch-asyncio", "docfetch-uvloop")
+OPTIONAL_CONTENDERS = ("docfetch-asyncio", "docfetch-uvloop", "docfetch-baseline")
 TRANSPORT_ENV = {
     "docfetch": {},
     "docfetch-httpcore": {"DOCFETCH_HTTP_TRANSPORT": "httpcore"},
     "docfetch-asyncio": {"DOCFETCH_EVENT_LOOP": "asyncio"},
     "docfetch-uvloop": {"DOCFETCH_EVENT_LOOP": "uvloop"},
+    "docfetch-baseline": {},
 }
 
 
@@ -155,9 +158,9 @@ def py_spy_attacher(
 
 
 async def docfetch_run(
-    shape: Shape, port: int, contender: str, profile: Path | None, gil: bool = False
+    shape: Shape, port: int, contender: str, profile: Path | None, gil: bool = False, tree: Path = REPO
 ) -> Run:
-    """One consumer process, exactly-once, over `shape.jobs` fresh pre-seeded jobs."""
+    """One consumer process (its code from `tree`), exactly-once, over `shape.jobs` fresh pre-seeded jobs."""
     tag = f"{contender}-{uuid.uuid4().hex[:6]}"
     settings = await fresh_topics(bootstrap_servers(), f"bench-inet-{tag}", PARTITIONS)
     await preload(settings, shape.jobs, lambda i: shape.url(port, i, tag))
@@ -171,10 +174,10 @@ async def docfetch_run(
             exit_when_idle_s=IDLE_EXIT_S,
         )
         log = Path(root) / "consumer.log"
+        env = engine_env(shape, contender) | ({"PYTHONPATH": str(tree)} if tree != REPO else {})
         watched = await run_watched(
-            options.argv(), env=engine_env(shape, contender), log_path=log, timeout_s=60 + shape.jobs / 5,
-            on_start=attach,
-        )  # fmt: skip
+            options.argv(), env=env, log_path=log, timeout_s=60 + shape.jobs / 5, on_start=attach, cwd=tree
+        )
         if watched.returncode != 0:
             raise RuntimeError(f"{contender} exited {watched.returncode}:\n{log.read_text()[-3000:]}")
     for profiler in profilers:
@@ -193,7 +196,12 @@ def scrapy_contender(shape: Shape, port: int) -> Run:
 
 
 def measure(
-    shape: Shape, repeats: int, contenders: tuple[str, ...], py_spy: Path | None, gil: bool = False
+    shape: Shape,
+    repeats: int,
+    contenders: tuple[str, ...],
+    py_spy: Path | None,
+    gil: bool = False,
+    baseline: Path | None = None,
 ) -> dict[str, list[Run]]:
     """Every contender once per repeat, alternating, against one origin process."""
     if py_spy is not None:
@@ -206,7 +214,8 @@ def measure(
                     run = scrapy_contender(shape, port)
                 else:
                     profile = py_spy / f"{name}-r{repeat}.txt" if py_spy is not None else None
-                    run = asyncio.run(docfetch_run(shape, port, name, profile, gil))
+                    tree = baseline if name == "docfetch-baseline" and baseline is not None else REPO
+                    run = asyncio.run(docfetch_run(shape, port, name, profile, gil, tree))
                 runs.setdefault(name, []).append(run)
                 print(
                     f"repeat {repeat} {name}: {run.rate:,.0f} jobs/s, "
@@ -269,6 +278,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--contenders", default=",".join(CONTENDERS), help=named)
     p.add_argument("--py-spy", type=Path, metavar="DIR", help="py-spy record each docfetch consumer into DIR")
     p.add_argument("--py-spy-gil", action="store_true", help="py-spy samples only the GIL holder (--gil)")
+    base = "contender docfetch-baseline runs the consumer from this source tree (this venv) [none]"
+    p.add_argument("--baseline", type=Path, metavar="DIR", help=base)
     return p
 
 
@@ -292,10 +303,12 @@ def main() -> None:
     unknown = set(contenders) - set(CONTENDERS + OPTIONAL_CONTENDERS)
     if unknown:
         raise SystemExit(f"unknown contenders: {sorted(unknown)}")
+    if ("docfetch-baseline" in contenders) != (args.baseline is not None):
+        raise SystemExit("docfetch-baseline and --baseline DIR go together")
     logging.basicConfig(level=logging.ERROR)  # aiokafka's retry warnings on fresh topics are noise here
     shape = shape_of(args)
     print(f"# bench.internet: {shape}, repeats {repeats}, pid {os.getpid()}", file=sys.stderr, flush=True)
-    print(table(shape, measure(shape, repeats, contenders, args.py_spy, args.py_spy_gil)))
+    print(table(shape, measure(shape, repeats, contenders, args.py_spy, args.py_spy_gil, args.baseline)))
 
 
 if __name__ == "__main__":
