@@ -155,8 +155,7 @@ async def _finish(
     await at.sink.add([_out(final, ctx, at)], offset=at.offset)
     at.store.set(job.job_id, final.state, attempt)
     ctx.metrics.job_duration.observe(time.monotonic() - started)
-    outcome_label = "finalized" if outcome.ok else "failed"
-    ctx.metrics.jobs.labels(outcome=outcome_label, status=outcome.status.value).inc()
+    ctx.metrics.job_done("finalized" if outcome.ok else "failed", outcome.status.value)
     joblog.job_outcome(final, seconds=time.monotonic() - started)
 
 

@@ -21,6 +21,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
+        self._children: dict[tuple[object, ...], Counter] = {}
         ProcessCollector(registry=r)
         self.jobs = Counter(
             "docfetch_jobs", "Jobs whose terminal record committed", ["outcome", "status"], registry=r
@@ -68,7 +69,20 @@ class Metrics:
         )
 
     def http_request(self, tier: Tier, code_class: str) -> None:
-        self.http.labels(tier=tier.value, code_class=code_class).inc()
+        self._child(self.http, tier.value, code_class).inc()
+
+    def job_done(self, outcome: str, status: str) -> None:
+        """One job's terminal record committed: `outcome` finalized or failed, `status` its Status."""
+        self._child(self.jobs, outcome, status).inc()
+
+    def _child(self, metric: Counter, *values: str) -> Counter:
+        """`metric.labels(*values)`, remembered: the label values are a few enum members (tiers, code
+        classes, outcomes, statuses), so the cache stays as small as the series themselves."""
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def loop_lag(self, seconds: float) -> None:
         self.event_loop_lag.observe(seconds)

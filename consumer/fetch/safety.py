@@ -8,6 +8,7 @@ address. A second, independent resolution by the client (DNS rebinding) therefor
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,10 @@ _LOW32_EMBEDDING = tuple(
     ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
 )
 _NOT_EMBEDDING = ipaddress.IPv6Network("::/127")
+# Host names whose verdict check_url remembers (a name is at most 253 characters, so at most ~2 MiB);
+# longer hosts are judged afresh each time.
+HOST_VERDICTS = 8192
+MAX_CACHED_HOST_CHARS = 253
 
 
 async def system_resolver(host: str) -> list[str]:
@@ -73,15 +78,31 @@ class Safety:
         self._allow_private = allow_private
         self._allowlist = tuple(ipaddress.ip_network(net) for net in allowlist)
         self._resolver = resolver
+        # The verdict on a host name depends only on the name and the settings above: remembered.
+        self._cached_verdict = functools.lru_cache(maxsize=HOST_VERDICTS)(self._host_verdict)
 
     def check_url(self, url: str) -> None:
         """Raise FetchFailed(INVALID_URL | BLOCKED_PRIVATE_ADDRESS) for a refused URL; no DNS lookup."""
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_host(parts.hostname):
+        host = parts.hostname
+        if parts.scheme not in ("http", "https") or not host:
             raise FetchFailed(Status.INVALID_URL, f"not an http(s) URL: {url[:200]}")
-        literal = _literal(parts.hostname)
+        verdict = (
+            self._cached_verdict(host) if len(host) <= MAX_CACHED_HOST_CHARS else self._host_verdict(host)
+        )
+        if verdict is Status.INVALID_URL:
+            raise FetchFailed(Status.INVALID_URL, f"not an http(s) URL: {url[:200]}")
+        if verdict is Status.BLOCKED_PRIVATE_ADDRESS:
+            raise FetchFailed(Status.BLOCKED_PRIVATE_ADDRESS, f"{host[:200]}")
+
+    def _host_verdict(self, host: str) -> Status | None:
+        """None for a host check_url lets through, else the status it refuses it with."""
+        if not _valid_host(host):
+            return Status.INVALID_URL
+        literal = _literal(host)
         if literal is not None and not self.allowed(literal):
-            raise FetchFailed(Status.BLOCKED_PRIVATE_ADDRESS, f"{parts.hostname[:200]}")
+            return Status.BLOCKED_PRIVATE_ADDRESS
+        return None
 
     async def check(self, url: str) -> None:
         """`check_url`, then resolve the host and check every address (what a connection does)."""

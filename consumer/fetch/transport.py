@@ -142,7 +142,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         return httpx.Response(
             status_code=response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            headers=response.raw_headers,  # bytes, as httpcore gives them (httpx decodes on access)
             stream=_Body(response),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
         )

@@ -3,6 +3,7 @@ tests/integration/test_engine_scenarios.py and test_engine_rebinding.py on both 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import aiohttp
@@ -63,3 +64,25 @@ def test_aiohttp_errors_map_to_the_statuses_of_the_httpcore_transport(
     with pytest.raises(httpx.RequestError) as caught, mapped_errors():
         raise raised
     assert http.transport_status(caught.value) is status
+
+
+async def _latin1_origin(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    body = b"%PDF-1.4 x %%EOF"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nX-Title: caf\xe9\r\n"
+    writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    await writer.drain()
+    writer.close()
+
+
+async def test_a_non_ascii_header_byte_reaches_the_engine_as_on_httpcore() -> None:
+    """Header bytes go to httpx as bytes (its latin-1 fallback), not decoded and re-encoded as ASCII."""
+    server = await asyncio.start_server(_latin1_origin, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = EngineSettings(allow_private_hosts=True)
+    safety = Safety(allow_private=True, allowlist=settings.private_allowlist, resolver=_public)
+    url = f"http://127.0.0.1:{port}/x.pdf"
+    async with server, http.make_client(settings, safety) as client, client.stream("GET", url) as response:
+        body = b"".join([chunk async for chunk in response.aiter_bytes()])
+    assert response.headers["x-title"] == "café"
+    assert body == b"%PDF-1.4 x %%EOF"
