@@ -15,11 +15,12 @@ from consumer.metrics import Metrics
 from consumer.outcome import Fetcher, FetchOutcome
 from consumer.records import OutRecord
 from consumer.statestore import JobStates
-from schemas import Finalized, JobMessage, State, StateRecord, Status, check_transition
+from schemas import JobMessage, State, StateRecord, Status, check_transition
 from schemas.codec import encode_state
 from schemas.lifecycle import needs_work, supersedes
 
 log = logging.getLogger("docfetch.consumer")
+_PLANNED = FetchOutcome(status=Status.SUCCESS)  # a PLANNED record's trail: no hops, no detail
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,9 @@ def state_record(
 ) -> StateRecord:
     """PLANNED when `outcome` is None, else FINALIZED or FAILED from the outcome."""
     state = State.PLANNED if outcome is None else State.FINALIZED if outcome.ok else State.FAILED
-    found = outcome or FetchOutcome(status=Status.SUCCESS)
-    stored = found.finalized if outcome is not None and outcome.ok and found.finalized else Finalized()
+    found = outcome or _PLANNED
+    # The FINALIZED fields only on success; their defaults (None) otherwise, left to the model.
+    stored = dict(found.finalized) if outcome is not None and outcome.ok and found.finalized else {}
     return StateRecord(
         job_id=job.job_id,
         work_id=job.work_id,
@@ -87,7 +89,7 @@ def state_record(
         ts_ms=int(time.time() * 1000),
         hops=found.hops,
         detail=found.detail,
-        **dict(stored),
+        **stored,
     )
 
 

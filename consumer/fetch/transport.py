@@ -12,6 +12,7 @@ httpcore transport, so the byte limits count decoded bytes the same way on both.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -107,7 +108,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             cookie_jar=aiohttp.DummyCookieJar(),  # httpx's client keeps the cookies
             auto_decompress=False,  # httpx decodes
             trust_env=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            # No skip_auto_headers (a sorted copy of the headers per request): httpx's request always
+            # carries User-Agent, Accept and Accept-Encoding, so aiohttp's defaults are never added.
             max_line_size=MAX_LINE_BYTES,
             max_field_size=MAX_FIELD_BYTES,
             max_headers=MAX_HEADERS,
@@ -151,12 +153,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 def _timeout(timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
     """httpx's timeouts: `pool` bounds waiting for a pooled connection, `connect` the TCP/TLS setup,
     `read` each read."""
-    return aiohttp.ClientTimeout(
-        total=None,
-        connect=timeouts.get("pool"),
-        sock_connect=timeouts.get("connect"),
-        sock_read=timeouts.get("read"),
-    )
+    return _client_timeout(timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"))
+
+
+@functools.lru_cache(maxsize=16)  # the client's one Timeout, and the few a caller may set per request
+def _client_timeout(pool: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
 
 
 class _Body(httpx.AsyncByteStream):

@@ -86,3 +86,25 @@ async def test_a_non_ascii_header_byte_reaches_the_engine_as_on_httpcore() -> No
         body = b"".join([chunk async for chunk in response.aiter_bytes()])
     assert response.headers["x-title"] == "café"
     assert body == b"%PDF-1.4 x %%EOF"
+
+
+async def test_the_request_carries_the_engines_headers_not_aiohttps() -> None:
+    heads: list[bytes] = []
+
+    async def origin(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append((await reader.readuntil(b"\r\n\r\n")).lower())
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(origin, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = EngineSettings(allow_private_hosts=True)
+    safety = Safety(allow_private=True, allowlist=settings.private_allowlist, resolver=_public)
+    async with server, http.make_client(settings, safety) as client:
+        assert (await client.get(f"http://127.0.0.1:{port}/")).status_code == 204
+    lines = heads[0].decode().split("\r\n")
+    assert f"user-agent: {settings.user_agent.lower()}" in lines
+    assert "accept: application/pdf, text/html;q=0.8, */*;q=0.5" in lines
+    assert not any("aiohttp" in line for line in lines)
+    assert sum(line.startswith(("user-agent:", "accept:", "accept-encoding:")) for line in lines) == 3
