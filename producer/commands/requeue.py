@@ -8,6 +8,10 @@ from: job ids are deterministic). A PLANNED whose source offset is below the gro
 orphaned (lost: no consumer reads its message again) and always selected. A job already requeued (its
 latest message has a higher attempt than its record) is not sent again, so running the same requeue
 twice publishes nothing new.
+
+Nothing grows with the number of jobs: both topics are read into the scratch index, each selected job is
+published (or, --json, printed) as the index is walked, and the jobs without a message wait in the
+index for the seed file's pass; only counts are kept.
 """
 
 from __future__ import annotations
