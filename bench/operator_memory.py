@@ -1,10 +1,12 @@
-"""Operator commands' memory: peak RSS and wall time of `status` and `audit` over N state records.
+"""Operator commands' memory: peak RSS and wall time of `status`, `audit`, `requeue` over N state records.
 
 Seeds fresh topics per size (PARTITIONS partitions): N state records for N/2 jobs (a PLANNED, then a
 terminal record: 9 in 10 FINALIZED, shaped like the consumer's, bench.export) and one job message per
-job. The FINALIZED records name OBJECTS distinct small objects, written to a store directory, so the
-audit is clean (exit 0). Then runs the real CLI of each tree (`--tree NAME=PATH`, e.g. main's checkout
-for "before") as a child process, interleaved, and reads each child's own peak RSS (os.wait4).
+job. `requeue` is `requeue --force-final --dry-run --json`: it selects the 9 in 10 FINALIZED jobs and
+prints every one (to a temporary file). The FINALIZED records name OBJECTS distinct small objects,
+written to a store directory, so the audit is clean (exit 0). Then runs the real CLI of each tree
+(`--tree NAME=PATH`, e.g. main's checkout for "before") as a child process, interleaved, and reads
+each child's own peak RSS (os.wait4).
 
     .venv/bin/python -m bench.operator_memory --records 200000,1000000 --tree main=/work/main --tree this=.
 """
@@ -31,7 +33,7 @@ from schemas import KafkaSettings
 from schemas.artifacts import object_path
 
 OBJECTS = 64
-COMMANDS = ("status", "audit")
+COMMANDS = ("status", "audit", "requeue")
 
 
 def content(n: int) -> bytes:
@@ -69,6 +71,8 @@ def argv_for(command: str, settings: KafkaSettings, store: Path) -> list[str]:
              "--jobs-topic", settings.jobs_topic, "--state-topic", settings.state_topic]  # fmt: skip
     if command == "audit":
         return ["audit", "--store", str(store), "--dlq-topic", settings.dlq_topic, *kafka]
+    if command == "requeue":
+        return ["requeue", "--force-final", "--dry-run", "--json", *kafka]
     return ["status", "--json", *kafka]
 
 
@@ -131,8 +135,16 @@ def main() -> None:
                 print(
                     f"| {records:,} | {records // 2:,} | {command} | " + " | ".join(cells) + " |", flush=True
                 )
-                if command == "audit" and len(set(outputs.values())) > 1:
-                    print(f"  audit outputs differ between trees: {outputs}", flush=True)
+                if command != "status" and len({_same(command, o) for o in outputs.values()}) > 1:
+                    print(f"  {command} outputs differ between trees", flush=True)
+
+
+def _same(command: str, output: str) -> object:
+    """What must agree between trees: audit's text; requeue's counts and job ids (key order may differ)."""
+    if command != "requeue":
+        return output
+    doc = orjson.loads(output)
+    return (doc["requeued"], doc["already_requeued"], tuple(j["job_id"] for j in doc["jobs"]))
 
 
 if __name__ == "__main__":

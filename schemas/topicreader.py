@@ -19,6 +19,10 @@ from schemas.settings import KafkaSettings
 # full read of a big topic mostly sequential I/O.
 FETCH_MAX_BYTES = 50 * 1024 * 1024
 PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024
+# Records handed out per getmany: without a cap, aiokafka decodes everything it has buffered (up to
+# FETCH_MAX_BYTES, ~80,000 state records as Python objects) at once, and the peak RSS of a full read
+# followed the topic's size (bench/operator_memory.py: 340 MiB at 1M records, 200 with the cap).
+MAX_RECORDS_PER_POLL = 2_000
 POLL_TIMEOUT_MS = 500  # how long one getmany waits when a partition has nothing new yet
 # A read whose positions stop moving below the end offsets cannot finish (e.g. the broker lost the
 # data); fail with the partitions named instead of hanging. Far above any fetch latency.
@@ -69,7 +73,9 @@ async def _read_to(
             raise ReadStalled(f"reading {sorted(remaining)} made no progress for {STALL_S:.0f} s")
         if not remaining:
             return
-        batches = await consumer.getmany(*remaining, timeout_ms=POLL_TIMEOUT_MS)
+        batches = await consumer.getmany(
+            *remaining, timeout_ms=POLL_TIMEOUT_MS, max_records=MAX_RECORDS_PER_POLL
+        )
         for tp, records in batches.items():
             for record in records:
                 if record.offset < ends[tp]:

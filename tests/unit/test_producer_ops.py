@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
 from producer.commands.inspection import artifact_path
-from producer.commands.requeue import Selection, plan, selected_statuses
+from producer.commands.requeue import Already, Decision, Requeue, Selection, plan, selected_statuses
 from producer.commands.status import summarize
 from producer.errors import ConfigError
 from producer.jobview import format_age, is_pending, parse_duration_s
 from producer.statereader import JobsSnapshot, StateSnapshot
-from schemas import State, Status, job_id_for_work
+from schemas import JobMessage, State, Status, job_id_for_work
 from tests.integration.statefix import job, record
 
 
@@ -46,14 +48,18 @@ def test_pending_needs_a_higher_attempt_than_the_terminal_record() -> None:
     assert not is_pending(job("W1", attempt=1), record("W1", State.PLANNED, attempt=1))
 
 
+def requeued(decisions: Iterable[Decision]) -> list[JobMessage]:
+    return [d.message for d in decisions if isinstance(d, Requeue)]
+
+
 def test_plan_takes_named_statuses_and_skips_already_requeued() -> None:
     state, jobs = snapshots()
     sel = Selection(
         statuses=frozenset({Status.TIMEOUT, Status.NOT_FOUND}), force_final=False, older_than_ms=None
     )
-    todo = plan(state, jobs, sel, now_ms=7)
-    assert [(j.work_id, j.attempt, j.seeded_at_ms) for j in todo.jobs] == [("W2", 1, 7)]
-    assert todo.already_requeued == 1  # W5
+    todo = list(plan(state, jobs, sel, now_ms=7))
+    assert [(j.work_id, j.attempt, j.seeded_at_ms) for j in requeued(todo)] == [("W2", 1, 7)]
+    assert [d for d in todo if isinstance(d, Already)] == [Already(job_id_for_work("W5"))]
 
 
 def test_plan_force_final_and_age() -> None:
@@ -61,9 +67,9 @@ def test_plan_force_final_and_age() -> None:
     finals = plan(
         state, jobs, Selection(statuses=frozenset(), force_final=True, older_than_ms=None), now_ms=0
     )
-    assert [j.work_id for j in finals.jobs] == ["W1"]
+    assert [j.work_id for j in requeued(finals)] == ["W1"]
     young = Selection(statuses=frozenset({Status.TIMEOUT}), force_final=False, older_than_ms=100)
-    assert plan(state, jobs, young, now_ms=0).jobs == []  # its record is at ts 100, not older
+    assert requeued(plan(state, jobs, young, now_ms=0)) == []  # its record is at ts 100, not older
 
 
 def test_selected_statuses_default_is_retryable() -> None:
