@@ -96,11 +96,11 @@ class Downloader:
 
     async def _checked_request(self, url: str, tier: Tier, run: JobRun) -> Page | Artifact | str:
         self._safety.check_url(url)  # the addresses are checked where the connection is made (http.py)
-        gate = self._politeness.gate(urlsplit(url).hostname or "")
-        delay_s = await self._robots.check(url, tier=tier)
-        if delay_s is not None:
-            gate.slow_down(at_least_s=delay_s)  # as asked: a longer one than the cap raised above
-        return await self._with_retries(url, tier, run, gate)
+        with self._politeness.held(urlsplit(url).hostname or "") as gate:
+            delay_s = await self._robots.check(url, tier=tier)
+            if delay_s is not None:
+                gate.slow_down(at_least_s=delay_s)  # as asked: a longer one than the cap raised above
+            return await self._with_retries(url, tier, run, gate)
 
     async def _with_retries(self, url: str, tier: Tier, run: JobRun, gate: HostGate) -> Page | Artifact | str:
         for attempt in range(self._cfg.retry_attempts):
@@ -228,7 +228,10 @@ class Downloader:
             raise FetchFailed(Status.TIMEOUT, f"robots.txt: slower than {limit_s:g}s") from None
 
     async def _robots_exchange(self, url: str, tier: Tier) -> tuple[int, bytes]:
-        gate = self._politeness.gate(urlsplit(url).hostname or "")
+        with self._politeness.held(urlsplit(url).hostname or "") as gate:
+            return await self._robots_request(url, tier, gate)
+
+    async def _robots_request(self, url: str, tier: Tier, gate: HostGate) -> tuple[int, bytes]:
         async with gate.slot():
             try:
                 async with self._client.stream("GET", url) as response:

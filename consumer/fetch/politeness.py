@@ -6,6 +6,11 @@ uniformly by job id, so a consumer owning k of P partitions takes k/P of each ho
 (`Politeness.set_share`, called on every rebalance): its concurrency is max(1, floor(c * k/P)) and its
 minimum interval (configured, overridden, or a robots.txt Crawl-delay) is interval * P/k. The group's
 aggregate rate to a host then stays within the configured one, with no coordination server.
+
+Gates are kept for at most MAX_IDLE_GATES hosts beyond those in use: a gate is dropped, least recently
+used first, only when nothing holds it and it constrains nothing (no request in flight or waiting, its
+interval passed, no Retry-After or open circuit pending), so a new gate for that host behaves as the old
+one would have. Only the breaker's count of failures in a row is forgotten.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import contextvars
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +35,8 @@ JOB_DEADLINE_AT: contextvars.ContextVar[float] = contextvars.ContextVar("job_dea
 
 # Added to every minimum interval: timers may fire a little early and clocks are coarse.
 INTERVAL_MARGIN_S = 0.002
+MAX_IDLE_GATES = 16_384  # hosts remembered beyond those in use (a gate is ~1 KB)
+EVICT_SCAN = 4  # least recently used gates looked at per new gate: O(1) per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,10 @@ class Slots:
         self.used -= 1
         self._wake()
 
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
     def set_limit(self, limit: int) -> None:
         """A lower limit takes effect as slots are released; nothing in flight is interrupted."""
         self.limit = limit
@@ -117,6 +128,19 @@ class HostGate:
         self._failures = 0
         self._open_until_s = 0.0
         self._breaker_failures, self._breaker_cooldown_s = breaker_failures, breaker_cooldown_s
+        self.holders = 0  # requests between Politeness.held and their end (see there)
+
+    def idle(self, now_s: float) -> bool:
+        """Nothing holds the gate and it constrains nothing: a fresh gate would behave the same."""
+        slots = self._slots
+        return (
+            self.holders == 0
+            and slots.used == 0
+            and not slots.waiting
+            and self._next_start_s <= now_s
+            and self._deferred_until_s <= now_s
+            and self._open_until_s <= now_s
+        )
 
     @property
     def min_interval_s(self) -> float:
@@ -201,7 +225,7 @@ class Politeness:
     ) -> None:
         self._default, self._overrides = default, overrides
         self._breaker = (breaker_failures, breaker_cooldown_s)
-        self._gates: dict[str, HostGate] = {}
+        self._gates: collections.OrderedDict[str, HostGate] = collections.OrderedDict()
         self._share = 1.0
 
     def set_share(self, owned: int, total: int) -> None:
@@ -211,14 +235,49 @@ class Politeness:
         for gate in self._gates.values():
             gate.set_share(self._share)
 
+    @contextlib.contextmanager
+    def held(self, host: str) -> Iterator[HostGate]:
+        """The host's gate, kept (not evicted) until the block ends: a request's whole path through it,
+        robots.txt check and retries included, uses one gate, the one every other request to the host
+        uses."""
+        gate = self.gate(host)
+        gate.holders += 1
+        try:
+            yield gate
+        finally:
+            gate.holders -= 1
+
     def gate(self, host: str) -> HostGate:
         host = host.lower()
-        if host not in self._gates:
-            policy = self._policy_for(host)
-            failures, cooldown_s = self._breaker
-            self._gates[host] = HostGate(policy, breaker_failures=failures, breaker_cooldown_s=cooldown_s)
-            self._gates[host].set_share(self._share)
-        return self._gates[host]
+        gates = self._gates
+        gate = gates.get(host)
+        if gate is not None:
+            gates.move_to_end(host)
+            return gate
+        failures, cooldown_s = self._breaker
+        gate = HostGate(self._policy_for(host), breaker_failures=failures, breaker_cooldown_s=cooldown_s)
+        gate.set_share(self._share)
+        gates[host] = gate
+        if len(gates) > MAX_IDLE_GATES:
+            self._evict_idle()
+        return gate
+
+    def _evict_idle(self) -> None:
+        """Drop idle gates among the least recently used few; a busy one goes to the back of the line."""
+        now_s = time.monotonic()
+        gates = self._gates
+        for _ in range(EVICT_SCAN):
+            if len(gates) <= MAX_IDLE_GATES:
+                return
+            host, gate = next(iter(gates.items()))
+            if gate.idle(now_s):
+                del gates[host]
+            else:
+                gates.move_to_end(host)
+
+    def __len__(self) -> int:
+        """Gates held now (bounded by MAX_IDLE_GATES plus the hosts in use)."""
+        return len(self._gates)
 
     def _policy_for(self, host: str) -> HostPolicy:
         """The override of the host or of its nearest listed parent domain (arxiv.org covers

@@ -1,5 +1,9 @@
 """robots.txt per origin via protego, cached with a TTL (4xx = allow all; 5xx/timeout = retry later).
 
+The cache is bounded, whatever the number of origins a long run meets: at most MAX_ORIGINS entries and
+MAX_CACHED_BYTES of robots.txt bodies (the parsed rules grow with the body), least recently used first
+out; an origin evicted and met again has its robots.txt fetched again, as after its TTL.
+
 Two small pre-steps bring protego to RFC 9309 where it departs: the body is decoded as `utf-8-sig` (a
 leading BOM once hid Frontiers' first group), and each `User-agent:` value is cut to its product token
 (`FOO BAR` names the crawler `FOO`), the token we match too: `docfetch`, not the whole User-Agent header.
@@ -10,9 +14,11 @@ A Crawl-delay is honoured as asked; one above the operator's maximum defers the 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,6 +37,9 @@ KNOWN_KEYS = frozenset(
 )
 # RFC 9309 §2.2.1: a product token is [a-zA-Z_-]+; anything after it on a User-agent line is ignored.
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+|\*")
+MAX_ORIGINS = 16_384  # cached robots.txt answers
+MAX_CACHED_BYTES = 32 * 1024 * 1024  # of their bodies (each at most download.MAX_ROBOTS_BYTES)
+ENTRY_OVERHEAD_BYTES = 512  # counted per entry on top of its body: an allow-all one is not free
 
 
 def product_token(user_agent: str) -> str:
@@ -65,6 +74,15 @@ def _token_only(line: str) -> str:
 class _Entry:
     rules: Protego | None  # None = allow everything
     expires_s: float
+    weight: int = ENTRY_OVERHEAD_BYTES  # what it counts against MAX_CACHED_BYTES
+
+
+@dataclass(slots=True)
+class _Loading:
+    """One origin's fetch lock and how many checks use it (dropped when none does)."""
+
+    lock: asyncio.Lock
+    users: int = 0
 
 
 class RobotsCache:
@@ -75,8 +93,9 @@ class RobotsCache:
     ) -> None:
         self._fetch, self._ttl_s, self._max_delay_s = fetch, ttl_s, max_delay_s
         self._user_agent = product_token(user_agent)
-        self._entries: dict[str, _Entry] = {}
-        self._loading: dict[str, asyncio.Lock] = {}
+        self._entries: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
+        self._cached_bytes = 0
+        self._loading: dict[str, _Loading] = {}
 
     async def check(self, url: str, *, tier: Tier) -> float | None:
         """Raise ROBOTS_DISALLOWED when robots.txt forbids `url`, RATE_LIMITED when its Crawl-delay is above
@@ -99,12 +118,42 @@ class RobotsCache:
     async def _entry(self, url: str, tier: Tier) -> _Entry:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
-        async with self._loading.setdefault(origin, asyncio.Lock()):  # one fetch per origin, others wait
+        async with self._exclusive(origin):  # one fetch per origin, the others wait for it
             entry = self._entries.get(origin)
-            if entry is None or entry.expires_s < time.monotonic():
-                entry = await self._load(origin, tier)
-                self._entries[origin] = entry
+            if entry is not None and entry.expires_s >= time.monotonic():
+                self._entries.move_to_end(origin)
+                return entry
+            entry = await self._load(origin, tier)
+            self._keep(origin, entry)
         return entry
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, origin: str) -> AsyncIterator[None]:
+        loading = self._loading.get(origin)
+        if loading is None:
+            loading = self._loading[origin] = _Loading(asyncio.Lock())
+        loading.users += 1
+        try:
+            async with loading.lock:
+                yield
+        finally:
+            loading.users -= 1
+            if loading.users == 0:
+                del self._loading[origin]
+
+    def _keep(self, origin: str, entry: _Entry) -> None:
+        old = self._entries.pop(origin, None)
+        if old is not None:
+            self._cached_bytes -= old.weight
+        self._entries[origin] = entry
+        self._cached_bytes += entry.weight
+        while len(self._entries) > MAX_ORIGINS or self._cached_bytes > MAX_CACHED_BYTES:
+            _origin, evicted = self._entries.popitem(last=False)
+            self._cached_bytes -= evicted.weight
+
+    def held(self) -> tuple[int, int, int]:
+        """(origins cached, their bytes, fetch locks alive): what stays bounded over a long run."""
+        return len(self._entries), self._cached_bytes, len(self._loading)
 
     async def _load(self, origin: str, tier: Tier) -> _Entry:
         status, body = await self._fetch(origin + "/robots.txt", tier)
@@ -113,4 +162,4 @@ class RobotsCache:
             raise FetchFailed(Status.REMOTE_SERVER_ERROR, f"robots.txt answered {status}; retry later")
         if status >= 400 or not body:
             return _Entry(rules=None, expires_s=expires_s)
-        return _Entry(rules=parse_rules(body), expires_s=expires_s)
+        return _Entry(rules=parse_rules(body), expires_s=expires_s, weight=ENTRY_OVERHEAD_BYTES + len(body))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from consumer.fetch import politeness
 from consumer.fetch.politeness import HostPolicy, Politeness, Slots, load_overrides
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "sample" / "host-overrides.json"
@@ -96,3 +97,46 @@ async def test_a_raised_share_wakes_waiting_requests() -> None:
 def test_bad_shares_are_refused(owned: int, total: int) -> None:
     with pytest.raises(ValueError):
         _politeness({}).set_share(owned, total)
+
+
+NO_INTERVAL = HostPolicy(concurrency=2, min_interval_s=0.0)
+
+
+def _bounded(monkeypatch: pytest.MonkeyPatch, limit: int = 3) -> Politeness:
+    monkeypatch.setattr(politeness, "MAX_IDLE_GATES", limit)
+    return Politeness(default=NO_INTERVAL, overrides={}, breaker_failures=5, breaker_cooldown_s=60)
+
+
+async def test_idle_gates_of_hosts_met_once_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    polite = _bounded(monkeypatch)
+    for n in range(1000):  # a long run meets ever more hosts
+        async with polite.gate(f"h{n}.example").slot():
+            pass
+    assert len(polite) <= 3
+
+
+async def test_a_gate_in_use_is_never_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    polite = _bounded(monkeypatch)
+    with polite.held("held.example") as held:  # a request between its robots check and its slot
+        busy = polite.gate("busy.example")
+        deferred = polite.gate("deferred.example")
+        deferred.defer(60)  # Retry-After: a fresh gate would forget it
+        async with busy.slot():
+            for n in range(100):
+                async with polite.gate(f"h{n}.example").slot():
+                    pass
+            assert polite.gate("busy.example") is busy
+        assert polite.gate("held.example") is held
+        assert polite.gate("deferred.example") is deferred
+    assert len(polite) <= 3 + 3
+
+
+async def test_a_gate_whose_interval_has_not_passed_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(politeness, "MAX_IDLE_GATES", 1)
+    polite = Politeness(default=DEFAULT, overrides={}, breaker_failures=5, breaker_cooldown_s=60)
+    gate = polite.gate("slow.example")
+    async with gate.slot():
+        pass  # answered: the next request may start 0.25 s from now
+    polite.gate("other.example")
+    polite.gate("third.example")
+    assert polite.gate("slow.example") is gate

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from consumer.errors import FetchFailed
+from consumer.fetch import robots
 from consumer.fetch.robots import RobotsCache
 from schemas import Status, Tier
 
@@ -104,3 +105,39 @@ async def test_crawl_delay_above_the_maximum_defers_the_host() -> None:
         await _check(b"User-agent: *\nCrawl-delay: 90\n", "http://h.test/a", max_delay_s=60)
     assert info.value.status is Status.RATE_LIMITED and info.value.retryable
     assert "Crawl-delay 90s" in info.value.detail
+
+
+async def test_the_cache_keeps_at_most_max_origins_least_recently_used_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(robots, "MAX_ORIGINS", 3)
+    origin = _Origin(200, RULES)
+    cache = RobotsCache(fetch=origin, user_agent=UA, ttl_s=60)
+    for n in range(10):  # a long run meets ever more hosts
+        await cache.check(f"http://h{n}.test/a.pdf", tier=Tier.OA_PDF)
+        await cache.check("http://kept.test/a.pdf", tier=Tier.OA_PDF)  # used all along: never evicted
+    origins, _bytes, locks = cache.held()
+    assert (origins, locks) == (3, 0)
+    calls = origin.calls
+    await cache.check("http://kept.test/b.pdf", tier=Tier.OA_PDF)
+    await cache.check("http://h9.test/b.pdf", tier=Tier.OA_PDF)
+    assert origin.calls == calls  # still cached
+    await cache.check("http://h0.test/b.pdf", tier=Tier.OA_PDF)
+    assert origin.calls == calls + 1  # evicted long ago: fetched again, as after its TTL
+
+
+async def test_the_cache_keeps_at_most_max_cached_bytes_of_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    big = RULES + b"# " + b"x" * 100_000 + b"\n"
+    monkeypatch.setattr(robots, "MAX_CACHED_BYTES", 350_000)
+    cache = RobotsCache(fetch=_Origin(200, big), user_agent=UA, ttl_s=60)
+    for n in range(20):
+        assert await cache.check(f"http://h{n}.test/a.pdf", tier=Tier.OA_PDF) == 2.0
+    origins, held_bytes, _locks = cache.held()
+    assert origins == 3 and held_bytes <= 350_000
+
+
+async def test_fetch_locks_do_not_outlive_their_checks() -> None:
+    cache = RobotsCache(fetch=_Origin(200, RULES), user_agent=UA, ttl_s=60)
+    urls = [f"http://h{n % 50}.test/{n}.pdf" for n in range(500)]
+    await asyncio.gather(*(cache.check(u, tier=Tier.OA_PDF) for u in urls))
+    assert cache.held()[2] == 0
