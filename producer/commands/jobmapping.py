@@ -26,7 +26,7 @@ from producer.commands.seedfile import DEFAULT_MAX_LINE_BYTES, OverlongLine, See
 from producer.commands.urllist import is_header, job_from_line
 from producer.errors import InputError, ProducerError, RejectedLine
 from schemas import encode
-from schemas.topics import partition_for_key
+from schemas.topics import partition_for_key, partitions_for_keys
 
 Mapper = Callable[[bytes, int], tuple[str, bytes]]  # (line, seeded_at_ms) -> (job id, encoded job)
 # Outcomes: ("job", line_no, job_id, value[, partition]) | ("reject", line_no, reason, detail, raw)
@@ -109,12 +109,24 @@ def outcome_batches(
             if isinstance(raw, OverlongLine):
                 batch.append(overlong(raw, lines.line_no, max_line_bytes))
             else:
-                batch.append(outcome(raw, lines.line_no, mapper, partitions))
+                batch.append(outcome(raw, lines.line_no, mapper))
             if len(batch) >= BATCH_LINES:
-                yield lines.position_bytes(), batch
+                yield lines.position_bytes(), placed(batch, partitions)
                 batch = []
         if lines.line_no // BATCH_LINES % workers == mine:  # the last, partial (maybe empty) batch
-            yield lines.position_bytes(), batch
+            yield lines.position_bytes(), placed(batch, partitions)
+
+
+def placed(batch: list[Outcome], partitions: int | None) -> list[Outcome]:
+    """The batch with every job's partition appended when `partitions` is given: what
+    `outcome(..., partitions)` gives line by line, hashed for the whole batch at once."""
+    if partitions is None:
+        return batch
+    jobs = [i for i, item in enumerate(batch) if item[0] == "job"]
+    keys = [batch[i][2].encode("ascii") for i in jobs]
+    for i, partition in zip(jobs, partitions_for_keys(keys, partitions), strict=True):
+        batch[i] = (*batch[i], partition)
+    return batch
 
 
 def _worker(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from random import Random
+
 import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.ids import job_id_for_work
-from schemas.topics import murmur2, partition_for_key
+from schemas.topics import murmur2, murmur2_many, partition_for_key, partitions_for_keys
 
 # Signed results of org.apache.kafka.common.utils.Utils.murmur2: Kafka's UtilsTest, and one per tail
 # length (0 to 3 bytes after the last 4-byte word).
@@ -45,3 +47,26 @@ def test_murmur2_matches_aiokafka(data: bytes) -> None:
 def test_partition_of_a_job_id_is_the_default_partitioners(work_id: str, partitions: int) -> None:
     key = job_id_for_work(f"W{work_id}").encode("ascii") if work_id.strip() else b"x"
     assert partition_for_key(key, partitions) == (aiokafka_murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@given(st.lists(st.binary(min_size=7, max_size=7), max_size=50))
+def test_murmur2_many_of_keys_of_one_length(keys: list[bytes]) -> None:
+    assert murmur2_many(keys) == [aiokafka_murmur2(key) for key in keys]
+
+
+@given(st.integers(min_value=0, max_value=70), st.integers(min_value=2, max_value=40), st.randoms())
+def test_murmur2_many_of_every_length(length: int, count: int, rnd: Random) -> None:
+    keys = [rnd.randbytes(length) for _ in range(count)]
+    keys[0] = b"\xff" * length  # every lane's bits set: a spill into the next lane would show
+    assert murmur2_many(keys) == [aiokafka_murmur2(key) for key in keys]
+
+
+@given(st.lists(st.binary(max_size=70), max_size=20))
+def test_murmur2_many_of_mixed_lengths(keys: list[bytes]) -> None:
+    assert murmur2_many(keys) == [aiokafka_murmur2(key) for key in keys]
+
+
+def test_partitions_of_many_job_ids() -> None:
+    keys = [job_id_for_work(f"W{n}").encode("ascii") for n in range(1000)]
+    assert partitions_for_keys(keys, 6) == [partition_for_key(key, 6) for key in keys]
+    assert murmur2_many([]) == [] and murmur2_many([b"abc"]) == [murmur2(b"abc")]
