@@ -36,6 +36,8 @@ from schemas.messages import (
 )
 
 SOURCE = "openalex"
+# Tier members as plain globals: the mapping reads them per candidate (an enum attribute costs more).
+_OA_PDF, _REPOSITORY, _DOI, _LANDING = Tier.OA_PDF, Tier.REPOSITORY, Tier.DOI, Tier.LANDING
 WORK_ID = re.compile(r"^(?:https?://openalex\.org/)?(W\d+)$", re.IGNORECASE)
 # A DOI URL whose bare DOI (schemas.doi.bare_doi) is its path: printable ASCII, no space, query or fragment.
 PLAIN_DOI_URL = re.compile(r"https://doi\.org/([!\"$->@-~]*)\Z")
@@ -74,14 +76,16 @@ def _raw_candidates(work: dict[str, Any]) -> list[tuple[Any, Tier]]:
     pdfs: list[tuple[Any, Tier]] = []
     landings: list[Any] = []
     for loc in _locations(work):
-        source = _field(loc, "source", dict)
+        source = loc.get("source")
+        if source is not None and not isinstance(source, dict):
+            _field(loc, "source", dict)  # the wrong-shape reject
         repository = source is not None and source.get("type") == "repository"
-        pdfs.append((loc.get("pdf_url"), Tier.REPOSITORY if repository else Tier.OA_PDF))
+        pdfs.append((loc.get("pdf_url"), _REPOSITORY if repository else _OA_PDF))
         landings.append(loc.get("landing_page_url"))
     oa_url = (_field(work, "open_access", dict) or {}).get("oa_url")
-    pdfs.append((oa_url, Tier.LANDING if oa_url in landings else Tier.OA_PDF))
-    pdfs.append((_field(work, "doi", str), Tier.DOI))
-    pdfs.extend((url, Tier.LANDING) for url in landings)
+    pdfs.append((oa_url, _LANDING if oa_url in landings else _OA_PDF))
+    pdfs.append((_field(work, "doi", str), _DOI))
+    pdfs.extend([(url, _LANDING) for url in landings])
     return pdfs
 
 
@@ -91,7 +95,7 @@ def candidate_urls(work: dict[str, Any]) -> list[tuple[str, Tier]]:
     seen: set[str] = set()
     out: list[tuple[str, Tier]] = []
     for url, tier in _raw_candidates(work):
-        if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS or url in raw_seen:
+        if not isinstance(url, str) or url in raw_seen or not url or len(url) > MAX_URL_CHARS:
             continue
         raw_seen.add(url)
         try:
