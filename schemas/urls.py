@@ -39,7 +39,9 @@ _LABEL = r"(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # Escapes left as they are by canonicalisation: upper-case hex of a byte that is not unreserved.
 _KEPT_ESCAPE = r"%(?:[01][0-9A-F]|2[0-9A-C]|2F|3[A-F]|40|5[B-E]|60|7[B-D]|7F|[89A-F][0-9A-F])"
 _ALREADY_CANONICAL = re.compile(
-    rf"https?://{_LABEL}(?:\.{_LABEL})*"  # host: lower-case ASCII, no IDNA label, no trailing dot or port
+    # host: lower-case ASCII, no IDNA label, no trailing dot or port; its last label not a number (which
+    # would make it an IPv4 address)
+    rf"https?://(?:{_LABEL}\.)*(?!(?:[0-9]+|0x[0-9a-f]*)/){_LABEL}"
     r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"  # path: no '%', no '?', no '#'
     rf"(?:\?(?:[A-Za-z0-9\-._~!$&()*+,;=:@/?]|{_KEPT_ESCAPE})+)?"  # query: non-empty, no "'"
     r"\Z"
@@ -51,13 +53,8 @@ _HEX_LABEL = re.compile(r"0[xX][0-9A-Fa-f]*\Z")
 
 def canonical_url(url: str) -> str:
     """The canonical form of an http(s) URL; raises InvalidURL for anything else."""
-    if _ALREADY_CANONICAL.match(url):
-        head = url.split("?", 1)[0]
-        host = head.split("/", 3)[2]
-        last_label = host.rsplit(".", 1)[-1]
-        numeric = _NUMERIC_LABEL.match(last_label) or _HEX_LABEL.match(last_label)
-        if not numeric and not _DOT_SEGMENT.search(head):
-            return url
+    if _ALREADY_CANONICAL.match(url) and ("/." not in url or not _DOT_SEGMENT.search(url.split("?", 1)[0])):
+        return url
     return full_canonical_url(url)
 
 

@@ -21,14 +21,14 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from producer.commands.openalex import job_from_work
+from producer.commands.openalex import encoded_job_from_work
 from producer.commands.seedfile import DEFAULT_MAX_LINE_BYTES, OverlongLine, SeedFile
 from producer.commands.urllist import is_header, job_from_line
 from producer.errors import InputError, ProducerError, RejectedLine
-from schemas import JobMessage, encode
-from schemas.topics import partition_for_key
+from schemas import encode
+from schemas.topics import partition_for_key, partitions_for_keys
 
-Mapper = Callable[[bytes, int], JobMessage]
+Mapper = Callable[[bytes, int], tuple[str, bytes]]  # (line, seeded_at_ms) -> (job id, encoded job)
 # Outcomes: ("job", line_no, job_id, value[, partition]) | ("reject", line_no, reason, detail, raw)
 # | ("blank", line_no). A job carries its partition (schemas.topics.partition_for_key, Kafka's default
 # partitioner) when the caller gave the partition count: the murmur2 hash then costs the worker, not
@@ -44,22 +44,23 @@ BATCH_LINES = 500  # per pipe message: amortises pickling and the thread hop, sm
 WORKER_STOP_S = 5.0  # a worker that ignores terminate() this long is killed
 
 
-def map_openalex(raw: bytes, seeded_at_ms: int) -> JobMessage:
+def map_openalex(raw: bytes, seeded_at_ms: int) -> tuple[str, bytes]:
     try:
         work = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise RejectedLine("not-json", str(exc)) from None
-    return job_from_work(work, seeded_at_ms=seeded_at_ms)
+    return encoded_job_from_work(work, seeded_at_ms=seeded_at_ms)
 
 
-def map_urls(raw: bytes, seeded_at_ms: int) -> JobMessage:
+def map_urls(raw: bytes, seeded_at_ms: int) -> tuple[str, bytes]:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RejectedLine("not-utf8", str(exc)) from None
     if is_header(line):
         raise RejectedLine("header", "the work_id,url header")
-    return job_from_line(line, seeded_at_ms=seeded_at_ms)
+    job = job_from_line(line, seeded_at_ms=seeded_at_ms)
+    return job.job_id, encode(job)
 
 
 MAPPERS: dict[str, Mapper] = {"openalex": map_openalex, "urls": map_urls}
@@ -70,7 +71,7 @@ def outcome(raw: bytes, line_no: int, mapper: Mapper, partitions: int | None = N
     if not raw.strip():
         return ("blank", line_no)
     try:
-        job = mapper(raw, time.time_ns() // 1_000_000)
+        job_id, value = mapper(raw, time.time_ns() // 1_000_000)
     except RejectedLine as exc:
         if exc.reason == "header" and line_no == 1:
             return ("blank", line_no)
@@ -80,9 +81,8 @@ def outcome(raw: bytes, line_no: int, mapper: Mapper, partitions: int | None = N
         where = ".".join(str(p) for p in first["loc"]) or "(job)"
         return ("reject", line_no, "out-of-bounds", f"{where}: {first['msg']}", raw)
     if partitions is None:
-        return ("job", line_no, job.job_id, encode(job))
-    partition = partition_for_key(job.job_id.encode("ascii"), partitions)
-    return ("job", line_no, job.job_id, encode(job), partition)
+        return ("job", line_no, job_id, value)
+    return ("job", line_no, job_id, value, partition_for_key(job_id.encode("ascii"), partitions))
 
 
 def overlong(line: OverlongLine, line_no: int, max_line_bytes: int) -> Outcome:
@@ -109,12 +109,24 @@ def outcome_batches(
             if isinstance(raw, OverlongLine):
                 batch.append(overlong(raw, lines.line_no, max_line_bytes))
             else:
-                batch.append(outcome(raw, lines.line_no, mapper, partitions))
+                batch.append(outcome(raw, lines.line_no, mapper))
             if len(batch) >= BATCH_LINES:
-                yield lines.position_bytes(), batch
+                yield lines.position_bytes(), placed(batch, partitions)
                 batch = []
         if lines.line_no // BATCH_LINES % workers == mine:  # the last, partial (maybe empty) batch
-            yield lines.position_bytes(), batch
+            yield lines.position_bytes(), placed(batch, partitions)
+
+
+def placed(batch: list[Outcome], partitions: int | None) -> list[Outcome]:
+    """The batch with every job's partition appended when `partitions` is given: what
+    `outcome(..., partitions)` gives line by line, hashed for the whole batch at once."""
+    if partitions is None:
+        return batch
+    jobs = [i for i, item in enumerate(batch) if item[0] == "job"]
+    keys = [batch[i][2].encode("ascii") for i in jobs]
+    for i, partition in zip(jobs, partitions_for_keys(keys, partitions), strict=True):
+        batch[i] = (*batch[i], partition)
+    return batch
 
 
 def _worker(

@@ -6,13 +6,17 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from consumer.fetch.tiers import plan
 from producer.commands.jobmapping import map_openalex, map_urls, outcome
-from producer.commands.openalex import job_from_work
+from producer.commands.openalex import encoded_job_from_work, job_from_work, work_doi
 from producer.commands.urllist import job_from_line
 from producer.errors import RejectedLine
-from schemas import Tier, decode_job, job_id_for_url, job_id_for_work
+from schemas import Tier, decode_job, encode, job_id_for_url, job_id_for_work
+from schemas.doi import bare_doi
 
 REPO = {"type": "repository", "display_name": "PubMed Central"}
 JOURNAL = {"type": "journal", "display_name": "J"}
@@ -142,3 +146,68 @@ def test_a_repository_best_oa_location_is_tried_first() -> None:
     ]
     planned = plan(job, resolver="https://doi.org/")
     assert [url for _, url in planned][:2] == ["https://europepmc.org/PMC9/pdf", "https://j.org/a.pdf"]
+
+
+# The seeding hot path (encoded_job_from_work) writes the job message without pydantic when the fields are
+# plainly valid: it must give the bytes of encode(job_from_work(...)) and the same rejects.
+_URL_PARTS = st.sampled_from(
+    ["https://", "http://", "HTTPS://", "ftp://", "https://doi.org/", "j.org", "x.example", "/", "a", "%41",
+     "..", "?", "#", " ", "\t", "\x00", "\x7f", "é", "\u2003", "\ufeff", "0x7f.1", "10.1/", "[", ":8080"]
+)  # fmt: skip
+_URLS = st.one_of(
+    st.none(),
+    st.integers(),
+    st.just(["https://j.org/a.pdf"]),  # unhashable: dropped like any non-string
+    st.lists(_URL_PARTS, max_size=8).map("".join),
+    st.text(max_size=20).map(lambda t: f"https://j.org/{t}"),
+    st.integers(min_value=0, max_value=9000).map(lambda n: "https://j.org/" + "a" * n),
+)
+_LOCATION = st.fixed_dictionaries(
+    {"pdf_url": _URLS, "landing_page_url": _URLS},
+    optional={"source": st.one_of(st.none(), st.just(REPO), st.just(JOURNAL), st.just([]))},
+)
+_LONG_DOIS = st.integers(min_value=0, max_value=1100).map(lambda n: f"https://doi.org/{n * '9'}")
+_WORKS = st.fixed_dictionaries(
+    {"id": st.one_of(st.just("https://openalex.org/W1"), st.text(max_size=5).map(lambda t: f"W{t}"),
+                     st.integers(min_value=0, max_value=300).map(lambda n: "W" + "1" * n))},
+    optional={
+        "doi": st.one_of(_URLS, st.text(max_size=30).map(lambda t: f"https://doi.org/{t}"),
+                         _LONG_DOIS),
+        "best_oa_location": st.one_of(st.none(), _LOCATION),
+        "primary_location": st.one_of(st.none(), _LOCATION, st.just("x")),
+        "locations": st.lists(st.one_of(_LOCATION, st.none()), max_size=40),
+        "open_access": st.one_of(st.none(), st.fixed_dictionaries({"oa_url": _URLS})),
+    },
+)  # fmt: skip
+
+
+def _result(f: Any) -> Any:
+    try:
+        return f()
+    except RejectedLine as exc:
+        return ("rejected", exc.reason, exc.detail)
+    except ValidationError as exc:
+        return ("invalid", str(exc))
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(_WORKS)
+def test_the_encoded_job_is_the_models_encoding(w: dict[str, Any]) -> None:
+    def model() -> tuple[str, bytes]:
+        job = job_from_work(w, seeded_at_ms=17)
+        return job.job_id, encode(job)
+
+    assert _result(lambda: encoded_job_from_work(w, seeded_at_ms=17)) == _result(model)
+
+
+@given(st.text(max_size=40), st.sampled_from(["https://doi.org/", "https://doi.org//", " https://doi.org/"]))
+def test_work_doi_is_bare_doi(rest: str, prefix: str) -> None:
+    assert work_doi(prefix + rest) == bare_doi(prefix + rest)
+
+
+def test_fields_past_the_bounds_go_through_the_model() -> None:
+    for bad in ({"id": "W" + "1" * 300}, {"doi": "https://doi.org/10.1/\x7f"}, {"doi": "https://doi.org/"}):
+        w = work(**bad)
+        with pytest.raises(ValidationError):
+            job_from_work(w, seeded_at_ms=0)
+        assert _result(lambda w=w: encoded_job_from_work(w, seeded_at_ms=0))[0] == "invalid"
