@@ -49,7 +49,7 @@ WARM_VARIANTS = ("bare-one", "cold-one")  # then WARM_NEW records are written, t
 WARM_NEW = 10_000
 # orjson writes StateRecord fields in declaration order: state, status, attempt are adjacent.
 STATE_ATTEMPT = re.compile(rb'"state":"([A-Z]+)","status":(?:null|"[a-z-]+"),"attempt":(\d+)')
-BIG_FETCH = {"FETCH_MAX_BYTES": 128 * 2**20, "PARTITION_FETCH_MAX_BYTES": 64 * 2**20}
+BIG_FETCH = {"FETCH_MAX_BYTES": 64 * 2**20}
 
 
 def state_record(i: int) -> tuple[bytes, bytes]:
