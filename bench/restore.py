@@ -10,11 +10,12 @@ child process (its own maxrss):
   job id, state and attempt found in the raw bytes, full JSON decode only as a fallback);
 - `persist-seq` / `persist-par`: consumer.restore.restore into persistent stores (RocksDB, a fresh state
   dir: a cold restore), one by one / all at once; its rate over the bare rate is the cold-restore ratio;
-- `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (the ceiling).
+- `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (aiokafka's default
+  fetch sizes, 1 MiB); `bare8-*`: the same with the restore's fetch size (consumer.restore.FETCH_MAX_BYTES).
 
-`--warm`: one partition of N records instead: bare getmany, a cold persistent restore, then 10,000 new
-records and a warm restore from the checkpoint (each in its own child: time, RSS added after the restore
-and peak).
+`--warm`: one partition of N records instead: bare getmany (both fetch sizes), a cold persistent restore,
+then 10,000 new records and a warm restore from the checkpoint (each in its own child: time, RSS added
+after the restore and peak).
 
     .venv/bin/python -m bench.restore --records 1000000
     .venv/bin/python -m bench.restore --records 1000000 --warm
@@ -45,7 +46,7 @@ VARIANTS = (
     "bare-seq", "restore-seq", "persist-seq", "bare-par", "restore-par", "persist-par", "restore-big",
     "restore-fast",
 )  # fmt: skip
-WARM_VARIANTS = ("bare-one", "cold-one")  # then WARM_NEW records are written, then "warm-one"
+WARM_VARIANTS = ("bare-one", "bare8-one", "cold-one")  # then WARM_NEW records are written, then "warm-one"
 WARM_NEW = 10_000
 # orjson writes StateRecord fields in declaration order: state, status, attempt are adjacent.
 STATE_ATTEMPT = re.compile(rb'"state":"([A-Z]+)","status":(?:null|"[a-z-]+"),"attempt":(\d+)')
@@ -93,12 +94,18 @@ async def write_records(
         await producer.stop()
 
 
-async def bare(bootstrap: str, topic: str, partition: int) -> int:
+async def bare(bootstrap: str, topic: str, partition: int, fetch_bytes: int | None = None) -> int:
     tp = TopicPartition(topic, partition)
+    sizes = (
+        {}
+        if fetch_bytes is None
+        else {"fetch_max_bytes": fetch_bytes, "max_partition_fetch_bytes": fetch_bytes}
+    )
     reader = AIOKafkaConsumer(
         **KafkaSettings(bootstrap_servers=bootstrap).client_options(),
         isolation_level="read_committed",
         enable_auto_commit=False,
+        **sizes,
     )
     await reader.start()
     count = 0
@@ -149,6 +156,8 @@ async def child(variant: str, bootstrap: str, topic: str, state: str = "") -> di
     baseline_kib, baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rss_mib()
 
     def one(p: int) -> object:
+        if variant.startswith("bare8"):
+            return bare(bootstrap, topic, p, restore.FETCH_MAX_BYTES)
         if variant.startswith("bare"):
             return bare(bootstrap, topic, p)
         return restore.restore(
@@ -202,9 +211,10 @@ def warm(records: int) -> None:
     asyncio.run(write_records(bootstrap, topic, WARM_NEW, partitions=1, first=records))
     results["warm-one"] = run_child("warm-one", bootstrap, topic, WARM_NEW, state)
     print(orjson.dumps(results["warm-one"]).decode(), flush=True)
-    cold, bare_ = results["cold-one"], results["bare-one"]
-    ratio = float(cold["rate"]) / float(bare_["rate"])  # type: ignore[arg-type]
-    print(f"cold/bare {ratio:.2f}; warm {results['warm-one']['seconds']:.3f}s", flush=True)
+    cold = float(results["cold-one"]["rate"])  # type: ignore[arg-type]
+    ratios = {v: cold / float(results[v]["rate"]) for v in ("bare-one", "bare8-one")}  # type: ignore[arg-type]
+    print(f"cold/bare {ratios['bare-one']:.2f}; cold/bare8 {ratios['bare8-one']:.2f}; "
+          f"warm {results['warm-one']['seconds']:.3f}s", flush=True)  # fmt: skip
     shutil.rmtree(state, ignore_errors=True)
 
 
