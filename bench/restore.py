@@ -19,6 +19,7 @@ after the restore and peak).
 
     .venv/bin/python -m bench.restore --records 1000000
     .venv/bin/python -m bench.restore --records 1000000 --warm
+    .venv/bin/python -m bench.restore --records 5000000 --warm --repeats 3
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import asyncio
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,21 +202,31 @@ async def prepared_topic(records: int, partitions: int = PARTITIONS) -> tuple[st
     return bootstrap, settings.state_topic
 
 
-def warm(records: int) -> None:
-    """One partition of `records`: bare, cold persistent, WARM_NEW more records, warm persistent."""
+def warm(records: int, repeats: int = 1) -> None:
+    """One partition of `records`: bare (both fetch sizes) and cold persistent, `repeats` times in a rotating
+    order (each cold restore into a new state dir), then WARM_NEW more records and a warm restore into the
+    last cold one. Ratios: per repeat (cold over bare of the same repeat), and their medians."""
     bootstrap, topic = asyncio.run(prepared_topic(records, partitions=1))
-    state = tempfile.mkdtemp(prefix="bench-state-")
-    results = {}
-    for variant in WARM_VARIANTS:
-        results[variant] = run_child(variant, bootstrap, topic, records, state)
-        print(orjson.dumps(results[variant]).decode(), flush=True)
+    ratios: dict[str, list[float]] = {"bare-one": [], "bare8-one": []}
+    state = ""
+    for repeat in range(repeats):
+        if state:
+            shutil.rmtree(state, ignore_errors=True)
+        state, results = tempfile.mkdtemp(prefix="bench-state-"), {}
+        for variant in WARM_VARIANTS[repeat % 3 :] + WARM_VARIANTS[: repeat % 3]:
+            results[variant] = run_child(variant, bootstrap, topic, records, state)
+            print(orjson.dumps(results[variant]).decode(), flush=True)
+        cold = float(results["cold-one"]["rate"])  # type: ignore[arg-type]
+        for bare_ in ratios:
+            ratios[bare_].append(cold / float(results[bare_]["rate"]))  # type: ignore[arg-type]
+        print(f"repeat {repeat + 1}: cold/bare {ratios['bare-one'][-1]:.2f}; "
+              f"cold/bare8 {ratios['bare8-one'][-1]:.2f}", flush=True)  # fmt: skip
     asyncio.run(write_records(bootstrap, topic, WARM_NEW, partitions=1, first=records))
-    results["warm-one"] = run_child("warm-one", bootstrap, topic, WARM_NEW, state)
-    print(orjson.dumps(results["warm-one"]).decode(), flush=True)
-    cold = float(results["cold-one"]["rate"])  # type: ignore[arg-type]
-    ratios = {v: cold / float(results[v]["rate"]) for v in ("bare-one", "bare8-one")}  # type: ignore[arg-type]
-    print(f"cold/bare {ratios['bare-one']:.2f}; cold/bare8 {ratios['bare8-one']:.2f}; "
-          f"warm {results['warm-one']['seconds']:.3f}s", flush=True)  # fmt: skip
+    warm_ = run_child("warm-one", bootstrap, topic, WARM_NEW, state)
+    print(orjson.dumps(warm_).decode(), flush=True)
+    medians = {bare_: statistics.median(values) for bare_, values in ratios.items()}
+    print(f"median cold/bare {medians['bare-one']:.2f}; median cold/bare8 {medians['bare8-one']:.2f}; "
+          f"warm {warm_['seconds']:.3f}s", flush=True)  # fmt: skip
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -226,7 +238,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
     if args.warm:
-        warm(args.records)
+        warm(args.records, args.repeats)
         return
     bootstrap, topic = asyncio.run(prepared_topic(args.records))
     for _ in range(args.repeats):

@@ -97,6 +97,7 @@ class PartitionLog:
         self.topic, self.partition = topic, partition
         self.max_bytes, self.max_wait_ms = max_bytes, max_wait_ms
         self._client = AIOKafkaClient(**kafka.client_options())
+        self._ahead: tuple[int, asyncio.Task[Fetched]] | None = None
 
     async def __aenter__(self) -> PartitionLog:
         try:
@@ -110,6 +111,9 @@ class PartitionLog:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await _drop(ahead[1])
         await self._client.close()
 
     async def beginning(self) -> int:
@@ -120,7 +124,20 @@ class PartitionLog:
         return await self._list_offset(LATEST)
 
     async def fetch(self, offset: int) -> Fetched:
-        """The committed records from `offset` on (one fetch request; empty at the end of the log)."""
+        """The committed records from `offset` on (one fetch request; empty at the end of the log).
+
+        The next fetch (from where this one ends) is sent before this one is returned, so that the broker
+        reads and sends it while the caller works on this one; it is cancelled on the way out."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] != offset:
+            await _drop(ahead[1])
+            ahead = None
+        fetched = await (ahead[1] if ahead is not None else self._fetch(offset))
+        self._ahead = fetched.next_offset, asyncio.create_task(self._fetch(fetched.next_offset))
+        await asyncio.sleep(0)  # the request goes out now, not at the caller's next await
+        return fetched
+
+    async def _fetch(self, offset: int) -> Fetched:
         while True:
             node = await self._leader()
             request = FetchRequest(
@@ -181,6 +198,14 @@ class PartitionLog:
         log.info("event=state-fetch-retry partition=%d error=%r", self.partition, str(exc)[:200])
         self._client.force_metadata_update()
         await asyncio.sleep(RETRY_SECONDS)
+
+
+async def _drop(task: asyncio.Task[Fetched]) -> None:
+    """Cancel a fetch ahead that nobody needs, and wait for it (its error, if it had one, is dropped)."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 def committed(records: MemoryRecords, offset: int, aborted: Iterable[tuple[int, int]]) -> Fetched:
