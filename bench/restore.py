@@ -10,14 +10,16 @@ child process (its own maxrss):
   job id, state and attempt found in the raw bytes, full JSON decode only as a fallback);
 - `persist-seq` / `persist-par`: consumer.restore.restore into persistent stores (RocksDB, a fresh state
   dir: a cold restore), one by one / all at once; its rate over the bare rate is the cold-restore ratio;
-- `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (the ceiling).
+- `bare-seq` / `bare-par`: bare AIOKafkaConsumer.getmany to the end offset, no decoding (aiokafka's default
+  fetch sizes, 1 MiB); `bare8-*`: the same with the restore's fetch size (consumer.restore.FETCH_MAX_BYTES).
 
-`--warm`: one partition of N records instead: bare getmany, a cold persistent restore, then 10,000 new
-records and a warm restore from the checkpoint (each in its own child: time, RSS added after the restore
-and peak).
+`--warm`: one partition of N records instead: bare getmany (both fetch sizes), a cold persistent restore,
+then 10,000 new records and a warm restore from the checkpoint (each in its own child: time, RSS added
+after the restore and peak).
 
     .venv/bin/python -m bench.restore --records 1000000
     .venv/bin/python -m bench.restore --records 1000000 --warm
+    .venv/bin/python -m bench.restore --records 5000000 --warm --repeats 3
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import asyncio
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,11 +48,11 @@ VARIANTS = (
     "bare-seq", "restore-seq", "persist-seq", "bare-par", "restore-par", "persist-par", "restore-big",
     "restore-fast",
 )  # fmt: skip
-WARM_VARIANTS = ("bare-one", "cold-one")  # then WARM_NEW records are written, then "warm-one"
+WARM_VARIANTS = ("bare-one", "bare8-one", "cold-one")  # then WARM_NEW records are written, then "warm-one"
 WARM_NEW = 10_000
 # orjson writes StateRecord fields in declaration order: state, status, attempt are adjacent.
 STATE_ATTEMPT = re.compile(rb'"state":"([A-Z]+)","status":(?:null|"[a-z-]+"),"attempt":(\d+)')
-BIG_FETCH = {"FETCH_MAX_BYTES": 128 * 2**20, "PARTITION_FETCH_MAX_BYTES": 64 * 2**20}
+BIG_FETCH = {"FETCH_MAX_BYTES": 64 * 2**20}
 
 
 def state_record(i: int) -> tuple[bytes, bytes]:
@@ -93,12 +96,18 @@ async def write_records(
         await producer.stop()
 
 
-async def bare(bootstrap: str, topic: str, partition: int) -> int:
+async def bare(bootstrap: str, topic: str, partition: int, fetch_bytes: int | None = None) -> int:
     tp = TopicPartition(topic, partition)
+    sizes = (
+        {}
+        if fetch_bytes is None
+        else {"fetch_max_bytes": fetch_bytes, "max_partition_fetch_bytes": fetch_bytes}
+    )
     reader = AIOKafkaConsumer(
         **KafkaSettings(bootstrap_servers=bootstrap).client_options(),
         isolation_level="read_committed",
         enable_auto_commit=False,
+        **sizes,
     )
     await reader.start()
     count = 0
@@ -149,6 +158,8 @@ async def child(variant: str, bootstrap: str, topic: str, state: str = "") -> di
     baseline_kib, baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rss_mib()
 
     def one(p: int) -> object:
+        if variant.startswith("bare8"):
+            return bare(bootstrap, topic, p, restore.FETCH_MAX_BYTES)
         if variant.startswith("bare"):
             return bare(bootstrap, topic, p)
         return restore.restore(
@@ -191,20 +202,31 @@ async def prepared_topic(records: int, partitions: int = PARTITIONS) -> tuple[st
     return bootstrap, settings.state_topic
 
 
-def warm(records: int) -> None:
-    """One partition of `records`: bare, cold persistent, WARM_NEW more records, warm persistent."""
+def warm(records: int, repeats: int = 1) -> None:
+    """One partition of `records`: bare (both fetch sizes) and cold persistent, `repeats` times in a rotating
+    order (each cold restore into a new state dir), then WARM_NEW more records and a warm restore into the
+    last cold one. Ratios: per repeat (cold over bare of the same repeat), and their medians."""
     bootstrap, topic = asyncio.run(prepared_topic(records, partitions=1))
-    state = tempfile.mkdtemp(prefix="bench-state-")
-    results = {}
-    for variant in WARM_VARIANTS:
-        results[variant] = run_child(variant, bootstrap, topic, records, state)
-        print(orjson.dumps(results[variant]).decode(), flush=True)
+    ratios: dict[str, list[float]] = {"bare-one": [], "bare8-one": []}
+    state = ""
+    for repeat in range(repeats):
+        if state:
+            shutil.rmtree(state, ignore_errors=True)
+        state, results = tempfile.mkdtemp(prefix="bench-state-"), {}
+        for variant in WARM_VARIANTS[repeat % 3 :] + WARM_VARIANTS[: repeat % 3]:
+            results[variant] = run_child(variant, bootstrap, topic, records, state)
+            print(orjson.dumps(results[variant]).decode(), flush=True)
+        cold = float(results["cold-one"]["rate"])  # type: ignore[arg-type]
+        for bare_ in ratios:
+            ratios[bare_].append(cold / float(results[bare_]["rate"]))  # type: ignore[arg-type]
+        print(f"repeat {repeat + 1}: cold/bare {ratios['bare-one'][-1]:.2f}; "
+              f"cold/bare8 {ratios['bare8-one'][-1]:.2f}", flush=True)  # fmt: skip
     asyncio.run(write_records(bootstrap, topic, WARM_NEW, partitions=1, first=records))
-    results["warm-one"] = run_child("warm-one", bootstrap, topic, WARM_NEW, state)
-    print(orjson.dumps(results["warm-one"]).decode(), flush=True)
-    cold, bare_ = results["cold-one"], results["bare-one"]
-    ratio = float(cold["rate"]) / float(bare_["rate"])  # type: ignore[arg-type]
-    print(f"cold/bare {ratio:.2f}; warm {results['warm-one']['seconds']:.3f}s", flush=True)
+    warm_ = run_child("warm-one", bootstrap, topic, WARM_NEW, state)
+    print(orjson.dumps(warm_).decode(), flush=True)
+    medians = {bare_: statistics.median(values) for bare_, values in ratios.items()}
+    print(f"median cold/bare {medians['bare-one']:.2f}; median cold/bare8 {medians['bare8-one']:.2f}; "
+          f"warm {warm_['seconds']:.3f}s", flush=True)  # fmt: skip
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -216,7 +238,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
     if args.warm:
-        warm(args.records)
+        warm(args.records, args.repeats)
         return
     bootstrap, topic = asyncio.run(prepared_topic(args.records))
     for _ in range(args.repeats):

@@ -14,24 +14,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from itertools import chain
 
 from consumer.errors import StoreBusy, StoreFailed
+from consumer.rawfetch import Fetched, PartitionLog, Record
 from consumer.statedir import Checkpoint, PartitionStore, StateDir, rocksdb_error
 from consumer.statestore import JobStates, StateStore
 from schemas import KafkaSettings
 
 log = logging.getLogger("docfetch.consumer")
 
-# Large fetches make a restore mostly sequential reads; a state record is a few hundred bytes.
-# One reader per partition, so the two limits are the same; they bound the reader's buffers (RSS).
+# Large fetches make a restore mostly sequential reads; a state record is a few hundred bytes. One fetch
+# (~12,000 records) is one WriteBatch; the limit bounds the reader's buffers (RSS).
 FETCH_MAX_BYTES = 8 * 1024 * 1024
-PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024
 FETCH_MAX_WAIT_MS = 50  # a fetch at the end of the log returns soon (a warm restore is mostly that)
-RESTORE_POLL_MS = 200  # one getmany; the loop ends at the end offset, not on an empty poll
-MAX_RECORDS_PER_POLL = 10_000  # one WriteBatch each; bounds the decoded records held at a time
 
 
 @dataclass(frozen=True)
@@ -47,14 +45,10 @@ class RestoreReport:
         return self.records / self.seconds if self.seconds > 0 else float(self.records)
 
 
-def _reader(kafka: KafkaSettings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        **kafka.client_options(),
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        fetch_max_bytes=FETCH_MAX_BYTES,
-        max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+def _reader(kafka: KafkaSettings, partition: int) -> PartitionLog:
+    """p of the state topic, read raw (consumer.rawfetch: read_committed without ConsumerRecords)."""
+    return PartitionLog(
+        kafka, kafka.state_topic, partition, max_bytes=FETCH_MAX_BYTES, max_wait_ms=FETCH_MAX_WAIT_MS
     )
 
 
@@ -85,57 +79,45 @@ async def restore(
 async def _restore(
     *, kafka: KafkaSettings, partition: int, state_dir: StateDir | None
 ) -> tuple[JobStates, RestoreReport]:
-    started, tp = time.monotonic(), TopicPartition(kafka.state_topic, partition)
+    started = time.monotonic()
     store: PartitionStore | None = None
     if state_dir is not None:
         try:
             store = state_dir.open(kafka.state_topic, partition)
         except StoreBusy as exc:
             log.warning("event=state-store-busy partition=%d action=memory %s", partition, exc)
-    reader = _reader(kafka)
     try:
-        await reader.start()
-        reader.assign([tp])
-        begin = (await reader.beginning_offsets([tp]))[tp]
-        end = (await reader.end_offsets([tp]))[tp]
-        if store is None:
-            memory = StateStore()
-            count = await _read_into_memory(reader, tp, memory, begin, end)
-            return memory, RestoreReport(partition, count, time.monotonic() - started, begin)
-        assert state_dir is not None
-        fingerprint = state_dir.fingerprint(kafka.state_topic, partition)
-        start, rebuilt = _start_offset(store, fingerprint, begin, end)
-        checkpoint = store.checkpoint()
-        marker = checkpoint.marker if rebuilt is None and checkpoint is not None else None
-        try:
-            count = await _read_into(reader, tp, store, start, end, expect=marker)
-        except MarkerMismatch:  # recreated under the same name, or the marker compacted away
-            start, rebuilt = _rebuild(store, fingerprint, begin, "marker-mismatch"), "marker-mismatch"
-            count = await _read_into(reader, tp, store, start, end)
+        async with _reader(kafka, partition) as reader:
+            begin, end = await reader.beginning(), await reader.end()
+            if store is None:
+                memory = StateStore()
+                count = await _read_into_memory(reader, memory, begin, end)
+                return memory, RestoreReport(partition, count, time.monotonic() - started, begin)
+            assert state_dir is not None
+            fingerprint = state_dir.fingerprint(kafka.state_topic, partition)
+            start, rebuilt = _start_offset(store, fingerprint, begin, end)
+            checkpoint = store.checkpoint()
+            marker = checkpoint.marker if rebuilt is None and checkpoint is not None else None
+            try:
+                count = await _read_into(reader, store, start, end, expect=marker)
+            except MarkerMismatch:  # recreated under the same name, or the marker compacted away
+                start, rebuilt = _rebuild(store, fingerprint, begin, "marker-mismatch"), "marker-mismatch"
+                count = await _read_into(reader, store, start, end)
     except BaseException as exc:
         if store is not None and state_dir is not None and not rocksdb_error(exc):
             state_dir.close(store)  # a failed one is discarded by the caller, unflushed
         raise
-    finally:
-        await reader.stop()
     return store, RestoreReport(partition, count, time.monotonic() - started, start, rebuilt)
 
 
 async def catch_up(*, kafka: KafkaSettings, store: PartitionStore, partition: int) -> int:
     """Read p from the store's checkpoint to the end offset (what this process wrote since the restore):
     the next assignment, here or in a process sharing the directory, then starts from there."""
-    tp = TopicPartition(kafka.state_topic, partition)
     checkpoint = store.checkpoint()
     if checkpoint is None:
         return 0
-    reader = _reader(kafka)
-    try:
-        await reader.start()
-        reader.assign([tp])
-        end = (await reader.end_offsets([tp]))[tp]
-        return await _read_into(reader, tp, store, checkpoint.offset, end)
-    finally:
-        await reader.stop()
+    async with _reader(kafka, partition) as reader:
+        return await _read_into(reader, store, checkpoint.offset, await reader.end())
 
 
 class MarkerMismatch(Exception):
@@ -177,58 +159,70 @@ def _distrust(store: PartitionStore, fingerprint: dict[str, object], begin: int,
     return None
 
 
-def _key(msg: ConsumerRecord[bytes, bytes]) -> str:
-    return (msg.key or b"").decode("ascii", "replace")
+def _key(record: Record) -> str:
+    return (record.key or b"").decode("ascii", "replace")
+
+
+def _marker(record: Record) -> tuple[int, int, str]:
+    return record.offset, record.timestamp, _key(record)
+
+
+def _reached(fetched: Fetched, marker: tuple[int, int, str] | None) -> Callable[[], Checkpoint]:
+    """The checkpoint a fetch brings the store to, once its records are read: its next offset, and its
+    last record as the marker (the one before, if it had none)."""
+
+    def checkpoint() -> Checkpoint:
+        last = fetched.last
+        return Checkpoint(fetched.next_offset, marker if last is None else _marker(last))
+
+    return checkpoint
 
 
 async def _read_into(
-    reader: AIOKafkaConsumer,
-    tp: TopicPartition,
+    reader: PartitionLog,
     store: PartitionStore,
     start: int,
     end: int,
     *,
     expect: tuple[int, int, str] | None = None,
 ) -> int:
-    """Read [start, end) into the store; each fetched batch goes in with its checkpoint (one WriteBatch).
+    """Read [start, end) into the store; each fetch goes in with its checkpoint (one WriteBatch).
 
     With `expect` (the checkpoint's marker), reading starts at the marker's record, which must be the first
     one read (MarkerMismatch otherwise, before anything is written); applying it again is harmless."""
-    reader.seek(tp, start if expect is None else expect[0])
-    count, position, checkpoint = 0, start, store.checkpoint()
+    count, position, checkpoint = 0, start if expect is None else expect[0], store.checkpoint()
     marker = checkpoint.marker if checkpoint is not None else None
     if checkpoint is None or checkpoint.offset != start:  # a rebuild (or an empty partition) starts here
         store.write((), checkpoint=Checkpoint(start, marker))
     again = 0 if expect is None else 1  # the marker's record, read a second time
     while position < end or expect is not None:
-        polled = await reader.getmany(tp, timeout_ms=RESTORE_POLL_MS, max_records=MAX_RECORDS_PER_POLL)
-        batch, moved_from = polled.get(tp, []), position
-        position = await reader.position(tp)
+        fetched = await reader.fetch(position)
+        records, moved_from, position = iter(fetched), position, fetched.next_offset
+        first = next(records, None)
         if expect is not None:
-            if batch and (batch[0].offset, batch[0].timestamp, _key(batch[0])) != expect:
+            if first is not None and _marker(first) != expect:
                 raise MarkerMismatch
-            if not batch and position >= end:
+            if first is None and position >= end:
                 raise MarkerMismatch  # nothing left where the marker was
-            if batch:
+            if first is not None:
                 expect = None
-        if not batch and position == moved_from:
+        if first is None and position == moved_from:
             continue
-        if batch:
-            last = batch[-1]
-            marker = (last.offset, last.timestamp, _key(last))
-        store.write(batch, checkpoint=Checkpoint(position, marker))
-        count += len(batch)
+        if first is None:  # only skipped batches (aborted, markers, compacted): the position moves
+            store.write((), checkpoint=Checkpoint(position, marker))
+            continue
+        store.write(chain((first,), records), checkpoint=_reached(fetched, marker))
+        marker = marker if fetched.last is None else _marker(fetched.last)
+        count += fetched.count
     return count - again
 
 
-async def _read_into_memory(
-    reader: AIOKafkaConsumer, tp: TopicPartition, store: StateStore, start: int, end: int
-) -> int:
-    reader.seek(tp, start)
-    count = 0
-    while await reader.position(tp) < end:
-        batch = await reader.getmany(tp, timeout_ms=RESTORE_POLL_MS, max_records=MAX_RECORDS_PER_POLL)
-        for msg in batch.get(tp, ()):
-            store.apply(msg.key, msg.value)
-            count += 1
+async def _read_into_memory(reader: PartitionLog, store: StateStore, start: int, end: int) -> int:
+    position, count, apply = start, 0, store.apply
+    while position < end:
+        fetched = await reader.fetch(position)
+        for record in fetched:
+            apply(record.key, record.value)
+        count += fetched.count
+        position = fetched.next_offset
     return count

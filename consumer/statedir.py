@@ -21,7 +21,7 @@ import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -110,8 +110,11 @@ class PartitionStore:
         self.write([Record(key, raw)], checkpoint=None)
 
     # --- what restore uses ------------------------------------------------------------------------
-    def write(self, records: Iterable[Keyed], *, checkpoint: Checkpoint | None) -> None:
-        """Apply state records and, in the same batch, the checkpoint they bring the store to."""
+    def write(
+        self, records: Iterable[Keyed], *, checkpoint: Checkpoint | Callable[[], Checkpoint] | None
+    ) -> None:
+        """Apply state records and, in the same batch, the checkpoint they bring the store to (a callable
+        is called once the records are read: a restore's marker is the last of them)."""
         batch = rocksdict.WriteBatch(raw_mode=True)
         put = batch.put
         for record in records:
@@ -135,6 +138,8 @@ class PartitionStore:
                     batch.delete(job_id.encode())
                 else:
                     put(job_id.encode(), pack(*latest))
+        if callable(checkpoint):
+            checkpoint = checkpoint()
         if checkpoint is not None:
             doc = {"offset": checkpoint.offset, "marker": checkpoint.marker}
             put(CHECKPOINT_KEY, orjson.dumps(doc))
