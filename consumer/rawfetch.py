@@ -42,6 +42,11 @@ EARLIEST, LATEST = -2, -1  # list-offsets "timestamps"
 ABORT = 0  # a control record's type (its key: version int16, type int16); 1 is COMMIT
 _CONTROL_KEY = struct.Struct(">hh")
 RETRY_SECONDS = 0.1
+# On the way out the fetch ahead is let finish (a fetch at the end of the log returns after max_wait_ms)
+# before the connection closes: closing a TLS connection while a response is arriving stalls under uvloop
+# until its TLS shutdown times out (30 s). The close itself is bounded too: a reader is never waited for.
+AHEAD_GRACE_S = 2.0
+CLOSE_TIMEOUT_S = 2.0
 
 
 class Record(Protocol):
@@ -113,8 +118,14 @@ class PartitionLog:
     ) -> None:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
-            await _drop(ahead[1])
-        await self._client.close()
+            await _settle(ahead[1], AHEAD_GRACE_S)
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._client.close()
+        except TimeoutError:
+            log.warning(
+                "event=state-reader-close-slow partition=%d seconds=%s", self.partition, CLOSE_TIMEOUT_S
+            )
 
     async def beginning(self) -> int:
         return await self._list_offset(EARLIEST)
@@ -206,6 +217,12 @@ async def _drop(task: asyncio.Task[Fetched]) -> None:
     await asyncio.wait([task])
     if not task.cancelled():
         task.exception()
+
+
+async def _settle(task: asyncio.Task[Fetched], grace_s: float) -> None:
+    """Let a fetch ahead that nobody needs finish (for up to grace_s), then drop it."""
+    await asyncio.wait([task], timeout=grace_s)
+    await _drop(task)
 
 
 def committed(records: MemoryRecords, offset: int, aborted: Iterable[tuple[int, int]]) -> Fetched:
