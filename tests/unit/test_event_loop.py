@@ -1,4 +1,4 @@
-"""DOCFETCH_EVENT_LOOP: the consumer runs on the standard loop by default, on uvloop when asked."""
+"""DOCFETCH_EVENT_LOOP: the consumer runs on uvloop by default, on the standard loop when asked."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from consumer.cli import loop_factory
 from consumer.settings import EventLoop, consumer_settings
 
 
-def test_asyncio_is_the_default_and_uvloop_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uvloop_is_the_default_and_asyncio_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCFETCH_EVENT_LOOP", raising=False)
-    assert consumer_settings({}).event_loop is EventLoop.ASYNCIO
-    monkeypatch.setenv("DOCFETCH_EVENT_LOOP", "uvloop")
     assert consumer_settings({}).event_loop is EventLoop.UVLOOP
+    monkeypatch.setenv("DOCFETCH_EVENT_LOOP", "asyncio")
+    assert consumer_settings({}).event_loop is EventLoop.ASYNCIO
 
 
 @pytest.mark.parametrize(
