@@ -114,7 +114,7 @@ async def poll_loop(
     last_message_s, next_tick_s = time.monotonic(), 0.0
     while not stop.is_set():
         own.apply_pauses()
-        free = max(1, own.intake_limit() - own.inflight())
+        free = max(1, own.intake_room())
         batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=free)
         for tp, messages in batch.items():
             part = own.owned.get(tp)

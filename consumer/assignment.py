@@ -26,10 +26,18 @@ from schemas import KafkaSettings
 # A revocation reads the partition's own writes into its store (so the next assignment is warm) for at most
 # this long; what is left is read by the next restore (every fetched batch moves the checkpoint).
 CATCH_UP_TIMEOUT_S = 5.0
-# In-flight jobs per download slot: one downloading, one planning or committing.
+# Jobs before their terminal commit per download slot: one downloading, one waiting for the slot.
 INTAKE_PER_DOWNLOAD_SLOT = 2
 
 log = logging.getLogger("docfetch.consumer")
+
+
+def intake_room(inflight: int, finishing: int, cfg: ConsumerSettings) -> int:
+    """Jobs that may still be taken. Jobs before their terminal commit (downloading or waiting for a
+    slot) are bounded by the download slots; jobs whose terminal record waits for its transaction are
+    bounded apart, by DOCFETCH_COMMIT_BACKLOG, so a slot never waits for a commit."""
+    working = inflight - finishing
+    return max(0, min(cfg.concurrency * INTAKE_PER_DOWNLOAD_SLOT - working, cfg.commit_backlog - finishing))
 
 
 def group_generation(consumer: AIOKafkaConsumer) -> int:
@@ -197,10 +205,9 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
     def inflight(self) -> int:
         return sum(len(p.tasks) for p in self.owned.values())
 
-    def intake_limit(self) -> int:
-        """Jobs taken at most: downloads in flight plus as many again waiting for a commit (~100 ms),
-        so download slots never idle while finished jobs wait for their transaction."""
-        return self.cfg.concurrency * INTAKE_PER_DOWNLOAD_SLOT
+    def intake_room(self) -> int:
+        """How many more jobs this process may take now (`intake_room`)."""
+        return intake_room(self.inflight(), self.ctx.finishing.count, self.cfg)
 
     def pause_intake(self) -> None:
         self.paused_until_s = time.monotonic() + self.cfg.storage_pause_s
@@ -214,7 +221,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def apply_pauses(self) -> None:
         """Pause all partitions at the concurrency limit or in a storage pause; else only unready ones."""
-        hold_all = self.inflight() >= self.intake_limit() or time.monotonic() < self.paused_until_s
+        hold_all = self.intake_room() <= 0 or time.monotonic() < self.paused_until_s
         assigned = self.consumer.assignment()
         pause = {tp for tp in assigned if hold_all or not (tp in self.owned and self.owned[tp].ready)}
         self.consumer.pause(*pause)

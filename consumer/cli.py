@@ -46,6 +46,7 @@ RUN_FLAGS = {
     "session_timeout_ms": "session_timeout_ms",
     "heartbeat_interval_ms": "heartbeat_interval_ms",
     "commit_interval_s": "commit_interval_s",
+    "commit_backlog": "commit_backlog",
 }
 
 
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument(
         "--concurrency",
         type=int,
-        help="downloads in flight (jobs taken: twice that) [DOCFETCH_CONCURRENCY, 16]",
+        help="downloads in flight (jobs taken before their terminal commit: twice that) "
+        "[DOCFETCH_CONCURRENCY, 16]",
     )
     run_p.add_argument("--guarantee", choices=[g.value for g in Guarantee], help="[DOCFETCH_GUARANTEE]")
     run_p.add_argument(
@@ -113,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--session-timeout-ms", type=int, help="[DOCFETCH_SESSION_TIMEOUT_MS]")
     run_p.add_argument("--heartbeat-interval-ms", type=int, help="[DOCFETCH_HEARTBEAT_INTERVAL_MS]")
     run_p.add_argument("--commit-interval-s", type=float, help="[DOCFETCH_COMMIT_INTERVAL_S, 0.1]")
+    run_p.add_argument(
+        "--commit-backlog",
+        type=int,
+        help="jobs downloaded and waiting for their terminal commit, at most [DOCFETCH_COMMIT_BACKLOG, 1000]",
+    )
     run_p.add_argument("--log-format", choices=joblog.LOG_FORMATS, default="text",
                        help="stderr log lines: text (key=value) or json lines (text)")  # fmt: skip
     add_kafka_flags(run_p)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from consumer import joblog
 from consumer.committer import Sink
@@ -23,6 +23,13 @@ log = logging.getLogger("docfetch.consumer")
 _PLANNED = FetchOutcome(status=Status.SUCCESS)  # a PLANNED record's trail: no hops, no detail
 
 
+@dataclass
+class Finishing:
+    """How many jobs are past their download, their terminal record waiting for its transaction."""
+
+    count: int = 0
+
+
 @dataclass(frozen=True)
 class JobContext:
     """What every job of this process shares."""
@@ -36,6 +43,8 @@ class JobContext:
     storage_ready: Callable[[], Awaitable[None]]
     # --concurrency bounds downloads; jobs waiting for their PLANNED or terminal commit hold no slot.
     downloads: asyncio.Semaphore
+    # Jobs waiting for their terminal commit, bounded apart (DOCFETCH_COMMIT_BACKLOG, consumer/assignment.py).
+    finishing: Finishing = field(default_factory=Finishing)
 
 
 @dataclass(frozen=True)
@@ -154,7 +163,11 @@ async def _finish(
 ) -> None:
     """The terminal record with the job's offset; the store and the counters once it is durable."""
     final = state_record(job, at, ctx, attempt=attempt, outcome=outcome)
-    await at.sink.add([_out(final, ctx, at)], offset=at.offset)
+    ctx.finishing.count += 1
+    try:
+        await at.sink.add([_out(final, ctx, at)], offset=at.offset)
+    finally:
+        ctx.finishing.count -= 1
     at.store.set(job.job_id, final.state, attempt)
     ctx.metrics.job_duration.observe(time.monotonic() - started)
     ctx.metrics.job_done("finalized" if outcome.ok else "failed", outcome.status.value)

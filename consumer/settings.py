@@ -40,6 +40,9 @@ class ConsumerSettings(BaseSettings):
     exit_when_idle_s: float | None = Field(default=None, gt=0)
     # One short transaction per partition per interval; ~100 ms keeps latency low and batches well.
     commit_interval_s: float = Field(default=0.1, gt=0, le=10)
+    # Jobs whose download is over and whose terminal record waits for its transaction, at most (each
+    # holds its record and its task, a few KiB); apart from the download slots (consumer/assignment.py).
+    commit_backlog: int = Field(default=1000, ge=1, le=1_000_000)
     # Revocation and shutdown wait this long for in-flight jobs before abandoning them.
     drain_timeout_s: float = Field(default=10.0, ge=0)
     # After a STORAGE_ERROR outcome intake pauses this long instead of failing the whole queue.

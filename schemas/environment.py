@@ -43,6 +43,7 @@ SETTINGS = frozenset(
         "DOCFETCH_SSL_KEY_PASSWORD_FILE",
         "DOCFETCH_STATE_TOPIC",
         # ConsumerSettings
+        "DOCFETCH_COMMIT_BACKLOG",
         "DOCFETCH_COMMIT_INTERVAL_S",
         "DOCFETCH_CONCURRENCY",
         "DOCFETCH_DRAIN_TIMEOUT_S",

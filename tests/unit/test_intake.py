@@ -1,0 +1,81 @@
+"""Intake: jobs before their terminal commit are bounded by the download slots, jobs waiting for that
+commit apart (DOCFETCH_COMMIT_BACKLOG), so a download slot never waits for a transaction."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from consumer.assignment import INTAKE_PER_DOWNLOAD_SLOT, intake_room
+from consumer.jobs import JobContext, Placed, run_job
+from consumer.metrics import Metrics
+from consumer.outcome import FetchOutcome
+from consumer.records import OutRecord
+from consumer.settings import consumer_settings
+from consumer.statestore import StateStore
+from schemas import Candidate, JobMessage, Status, Tier, job_id
+
+CFG = consumer_settings({"concurrency": 16, "commit_backlog": 100})
+WORKING = 16 * INTAKE_PER_DOWNLOAD_SLOT
+
+
+@pytest.mark.parametrize(
+    ("inflight", "finishing", "room"),
+    [
+        (0, 0, WORKING),
+        (WORKING, 0, 0),  # every pre-commit place taken
+        (WORKING + 40, 40, 0),
+        (56, 40, 16),  # 40 waiting for their commit leave their places to new jobs
+        (60, 60, WORKING),
+        (100, 100, 0),  # the backlog is full: no new job, whatever the slots
+        (WORKING + 90, 90, 0),
+        (90 + 5, 90, 10),  # the backlog's room is the smaller
+    ],
+)
+def test_jobs_waiting_for_their_commit_do_not_take_download_places(
+    inflight: int, finishing: int, room: int
+) -> None:
+    assert intake_room(inflight, finishing, CFG) == room
+
+
+class HeldSink:
+    """A sink whose terminal flush resolves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.terminal: asyncio.Future[None] | None = None
+        self.held = asyncio.Event()
+
+    def add(self, records: list[OutRecord], *, offset: int | None = None) -> asyncio.Future[None]:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if offset is None:
+            waiter.set_result(None)
+        else:
+            self.terminal = waiter
+            self.held.set()
+        return waiter
+
+
+class Timeouts:
+    async def fetch(self, job: JobMessage) -> FetchOutcome:
+        return FetchOutcome(status=Status.TIMEOUT)
+
+
+async def test_a_job_counts_as_finishing_only_while_its_terminal_record_waits() -> None:
+    sink = HeldSink()
+    ctx = JobContext(
+        Timeouts(), Metrics(), "state", "test", pause_intake=lambda: None,
+        storage_ready=lambda: asyncio.sleep(0), downloads=asyncio.Semaphore(1),
+    )  # type: ignore[arg-type]  # fmt: skip
+    job = JobMessage(
+        job_id=job_id(work_id="W1", url=None), work_id="W1", source="test", seeded_at_ms=1,
+        candidates=(Candidate(url="https://a.example/x.pdf", tier=Tier.OA_PDF),),
+    )  # fmt: skip
+    at = Placed(partition=0, offset=7, epoch=1, owner="m", sink=sink, store=StateStore())  # type: ignore[arg-type]
+    task = asyncio.create_task(run_job(job, at, ctx))
+    await asyncio.wait_for(sink.held.wait(), timeout=5)
+    assert ctx.finishing.count == 1 and not ctx.downloads.locked()  # the slot is free already
+    assert sink.terminal is not None
+    sink.terminal.set_result(None)
+    await task
+    assert ctx.finishing.count == 0
