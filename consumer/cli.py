@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument(
         "--commit-backlog",
         type=int,
-        help="jobs downloaded and waiting for their terminal commit, at most [DOCFETCH_COMMIT_BACKLOG, 1000]",
+        help="jobs done or skipped waiting for their commit, at most [DOCFETCH_COMMIT_BACKLOG, 1000]",
     )
     run_p.add_argument("--log-format", choices=joblog.LOG_FORMATS, default="text",
                        help="stderr log lines: text (key=value) or json lines (text)")  # fmt: skip

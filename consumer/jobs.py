@@ -25,7 +25,8 @@ _PLANNED = FetchOutcome(status=Status.SUCCESS)  # a PLANNED record's trail: no h
 
 @dataclass
 class Finishing:
-    """How many jobs are past their download, their terminal record waiting for its transaction."""
+    """How many jobs wait for their offset's commit with nothing left to download: their terminal
+    record queued, or already final and skipped."""
 
     count: int = 0
 
@@ -43,7 +44,7 @@ class JobContext:
     storage_ready: Callable[[], Awaitable[None]]
     # --concurrency bounds downloads; jobs waiting for their PLANNED or terminal commit hold no slot.
     downloads: asyncio.Semaphore
-    # Jobs waiting for their terminal commit, bounded apart (DOCFETCH_COMMIT_BACKLOG, consumer/assignment.py).
+    # Jobs waiting for their offset's commit, bounded apart (DOCFETCH_COMMIT_BACKLOG, consumer/assignment.py).
     finishing: Finishing = field(default_factory=Finishing)
 
 
@@ -128,7 +129,7 @@ async def run_job(job: JobMessage, at: Placed, ctx: JobContext) -> None:
     """
     attempt = plan_attempt(at.store, job)
     if attempt is None:
-        await at.sink.add([], offset=at.offset)
+        await _committed(at.sink.add([], offset=at.offset), ctx)
         ctx.metrics.skipped.inc()
         return
     try:
@@ -158,16 +159,21 @@ async def _attempt(job: JobMessage, at: Placed, ctx: JobContext, attempt: int) -
     await _finish(job, at, ctx, attempt, outcome, started=started)
 
 
+async def _committed(done: asyncio.Future[None], ctx: JobContext) -> None:
+    """Wait for an offset's commit, counted with the commit backlog (not the download places)."""
+    ctx.finishing.count += 1
+    try:
+        await done
+    finally:
+        ctx.finishing.count -= 1
+
+
 async def _finish(
     job: JobMessage, at: Placed, ctx: JobContext, attempt: int, outcome: FetchOutcome, *, started: float
 ) -> None:
     """The terminal record with the job's offset; the store and the counters once it is durable."""
     final = state_record(job, at, ctx, attempt=attempt, outcome=outcome)
-    ctx.finishing.count += 1
-    try:
-        await at.sink.add([_out(final, ctx, at)], offset=at.offset)
-    finally:
-        ctx.finishing.count -= 1
+    await _committed(at.sink.add([_out(final, ctx, at)], offset=at.offset), ctx)
     at.store.set(job.job_id, final.state, attempt)
     ctx.metrics.job_duration.observe(time.monotonic() - started)
     ctx.metrics.job_done("finalized" if outcome.ok else "failed", outcome.status.value)

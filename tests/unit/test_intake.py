@@ -14,7 +14,7 @@ from consumer.outcome import FetchOutcome
 from consumer.records import OutRecord
 from consumer.settings import consumer_settings
 from consumer.statestore import StateStore
-from schemas import Candidate, JobMessage, Status, Tier, job_id
+from schemas import Candidate, JobMessage, State, Status, Tier, job_id
 
 CFG = consumer_settings({"concurrency": 16, "commit_backlog": 100})
 WORKING = 16 * INTAKE_PER_DOWNLOAD_SLOT
@@ -75,6 +75,29 @@ async def test_a_job_counts_as_finishing_only_while_its_terminal_record_waits() 
     task = asyncio.create_task(run_job(job, at, ctx))
     await asyncio.wait_for(sink.held.wait(), timeout=5)
     assert ctx.finishing.count == 1 and not ctx.downloads.locked()  # the slot is free already
+    assert sink.terminal is not None
+    sink.terminal.set_result(None)
+    await task
+    assert ctx.finishing.count == 0
+
+
+async def test_a_skipped_final_job_waits_for_its_commit_with_the_backlog() -> None:
+    """A restart over many final jobs is held by the commit backlog, not by 2 x --concurrency."""
+    sink = HeldSink()
+    ctx = JobContext(
+        Timeouts(), Metrics(), "state", "test", pause_intake=lambda: None,
+        storage_ready=lambda: asyncio.sleep(0), downloads=asyncio.Semaphore(1),
+    )  # type: ignore[arg-type]  # fmt: skip
+    job = JobMessage(
+        job_id=job_id(work_id="W2", url=None), work_id="W2", source="test", seeded_at_ms=1,
+        candidates=(Candidate(url="https://a.example/y.pdf", tier=Tier.OA_PDF),),
+    )  # fmt: skip
+    store = StateStore()
+    store.set(job.job_id, State.FINALIZED, 1)
+    at = Placed(partition=0, offset=8, epoch=1, owner="m", sink=sink, store=store)  # type: ignore[arg-type]
+    task = asyncio.create_task(run_job(job, at, ctx))
+    await asyncio.wait_for(sink.held.wait(), timeout=5)
+    assert ctx.finishing.count == 1  # counted with the backlog while its offset waits
     assert sink.terminal is not None
     sink.terminal.set_result(None)
     await task
