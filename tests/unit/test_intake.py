@@ -61,44 +61,41 @@ class Timeouts:
         return FetchOutcome(status=Status.TIMEOUT)
 
 
-async def test_a_job_counts_as_finishing_only_while_its_terminal_record_waits() -> None:
-    sink = HeldSink()
-    ctx = JobContext(
+def context() -> JobContext:
+    return JobContext(
         Timeouts(), Metrics(), "state", "test", pause_intake=lambda: None,
         storage_ready=lambda: asyncio.sleep(0), downloads=asyncio.Semaphore(1),
     )  # type: ignore[arg-type]  # fmt: skip
-    job = JobMessage(
-        job_id=job_id(work_id="W1", url=None), work_id="W1", source="test", seeded_at_ms=1,
-        candidates=(Candidate(url="https://a.example/x.pdf", tier=Tier.OA_PDF),),
+
+
+def a_job(work_id: str) -> JobMessage:
+    return JobMessage(
+        job_id=job_id(work_id=work_id, url=None), work_id=work_id, source="test", seeded_at_ms=1,
+        candidates=(Candidate(url=f"https://a.example/{work_id}.pdf", tier=Tier.OA_PDF),),
     )  # fmt: skip
-    at = Placed(partition=0, offset=7, epoch=1, owner="m", sink=sink, store=StateStore())  # type: ignore[arg-type]
+
+
+async def finishing_while_held(job: JobMessage, store: StateStore, ctx: JobContext) -> int:
+    """Run the job until its offset's commit is asked for; that count, then let the commit resolve."""
+    sink = HeldSink()
+    at = Placed(partition=0, offset=7, epoch=1, owner="m", sink=sink, store=store)  # type: ignore[arg-type]
     task = asyncio.create_task(run_job(job, at, ctx))
     await asyncio.wait_for(sink.held.wait(), timeout=5)
-    assert ctx.finishing.count == 1 and not ctx.downloads.locked()  # the slot is free already
+    held = ctx.finishing.count
+    assert not ctx.downloads.locked()  # the slot is free already
     assert sink.terminal is not None
     sink.terminal.set_result(None)
     await task
     assert ctx.finishing.count == 0
+    return held
+
+
+async def test_a_job_counts_as_finishing_only_while_its_terminal_record_waits() -> None:
+    assert await finishing_while_held(a_job("W1"), StateStore(), context()) == 1
 
 
 async def test_a_skipped_final_job_waits_for_its_commit_with_the_backlog() -> None:
     """A restart over many final jobs is held by the commit backlog, not by 2 x --concurrency."""
-    sink = HeldSink()
-    ctx = JobContext(
-        Timeouts(), Metrics(), "state", "test", pause_intake=lambda: None,
-        storage_ready=lambda: asyncio.sleep(0), downloads=asyncio.Semaphore(1),
-    )  # type: ignore[arg-type]  # fmt: skip
-    job = JobMessage(
-        job_id=job_id(work_id="W2", url=None), work_id="W2", source="test", seeded_at_ms=1,
-        candidates=(Candidate(url="https://a.example/y.pdf", tier=Tier.OA_PDF),),
-    )  # fmt: skip
-    store = StateStore()
+    job, store = a_job("W2"), StateStore()
     store.set(job.job_id, State.FINALIZED, 1)
-    at = Placed(partition=0, offset=8, epoch=1, owner="m", sink=sink, store=store)  # type: ignore[arg-type]
-    task = asyncio.create_task(run_job(job, at, ctx))
-    await asyncio.wait_for(sink.held.wait(), timeout=5)
-    assert ctx.finishing.count == 1  # counted with the backlog while its offset waits
-    assert sink.terminal is not None
-    sink.terminal.set_result(None)
-    await task
-    assert ctx.finishing.count == 0
+    assert await finishing_while_held(job, store, context()) == 1
